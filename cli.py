@@ -1,0 +1,94 @@
+"""The `underlag` command line: ingest, ask, eval and feedback export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.config import Settings
+from core.errors import UnderlagError
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from core.embedders import make_embedder
+    from core.store import ChunkStore
+    from ingest.index import run_ingest
+    from retrieval.index_sync import refresh_lexical_index
+
+    embedder = make_embedder(settings.embedder, settings.embedder_model)
+    store = ChunkStore.from_settings(settings, embedder.id)
+    bars: dict[str, Any] = {}
+
+    def progress(doc_id: str, done: int, total: int) -> None:
+        bar = bars.get(doc_id)
+        if bar is None:
+            bar = bars[doc_id] = tqdm(total=total, desc=doc_id[:40], unit="chunk", leave=False)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    report = run_ingest(
+        settings,
+        embedder,
+        store,
+        corpus_dir=Path(args.corpus) if args.corpus else None,
+        rebuild=args.rebuild,
+        progress=None if args.quiet else progress,
+    )
+    refresh_lexical_index(settings, store)
+    print(report.summary())
+    for name, reason in report.failed:
+        print(f"  misslyckades: {name}: {reason}")
+    for name in report.skipped:
+        print(f"  hoppade över (filtypen stöds inte): {name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="underlag", description="Frågor och svar om era dokument.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="visa loggning")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="läs in korpusen i indexet (inkrementellt)")
+    ingest.add_argument("--corpus", help="mapp med dokument (standard: corpus/)")
+    ingest.add_argument("--rebuild", action="store_true", help="bygg om indexet från början")
+    ingest.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
+    ingest.set_defaults(func=_cmd_ingest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; errors are printed as one line and give exit code 1."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings()
+        return int(args.func(args, settings))
+    except UnderlagError as exc:
+        print(f"fel: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("avbrutet", file=sys.stderr)
+        return 130
+
+
+def print_json(data: object) -> None:
+    """Print JSON with Swedish letters kept readable."""
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

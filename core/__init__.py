@@ -1,0 +1,1 @@
+"""Shared types, configuration, errors and model backends for Underlag."""

@@ -1,0 +1,1 @@
+"""Evaluation: the set of known answers, its metrics and runner."""

@@ -1,0 +1,1 @@
+"""Retrieval: hybrid search and answers with citations."""
