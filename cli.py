@@ -52,6 +52,34 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _filters_from_args(args: argparse.Namespace) -> Any:
+    from core.types import Filters
+
+    return Filters(
+        doc_ids=tuple(args.doc or ()),
+        doc_types=tuple(args.type or ()),
+        years=tuple(args.year or ()),
+    )
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.citations import answer_to_json
+    from retrieval.pipeline import Pipeline
+
+    pipeline = Pipeline.from_settings(settings)
+    answer = pipeline.ask(args.question, filters=_filters_from_args(args), mode=args.mode)
+    if args.json:
+        print_json(answer_to_json(answer))
+        return 0
+    print(answer.text)
+    if answer.notice:
+        print(f"\n({answer.notice})")
+    for c in answer.citations:
+        where = f", {c.locator}" if c.locator else ""
+        print(f"\n[{c.n}] {c.title} ({c.publisher} {c.date}){where}\n    ”{c.quote}”")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="underlag", description="Frågor och svar om era dokument.")
@@ -63,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--rebuild", action="store_true", help="bygg om indexet från början")
     ingest.add_argument("--quiet", action="store_true", help="ingen förloppsindikator")
     ingest.set_defaults(func=_cmd_ingest)
+
+    ask = sub.add_parser("ask", help="ställ en fråga om dokumenten")
+    ask.add_argument("question", help="frågan, inom citattecken")
+    ask.add_argument("--json", action="store_true", help="skriv svaret som JSON")
+    ask.add_argument("--doc", action="append", help="sök bara i dokumentet med detta id")
+    ask.add_argument("--type", action="append", help="sök bara i dokument av denna typ")
+    ask.add_argument("--year", action="append", type=int, help="sök bara i dokument från året")
+    ask.add_argument("--mode", choices=["extractive", "llm"], default=None, help="svarsläge")
+    ask.set_defaults(func=_cmd_ask)
     return parser
 
 

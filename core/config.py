@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     lexical_k: int = 40
     context_chars: int = 4000
     rrf_k: int = 60
+    dense_weight: float = 0.5
     use_dense: bool = True
     use_lexical: bool = True
     use_compounds: bool = True

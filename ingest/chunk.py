@@ -11,6 +11,9 @@ from core.types import Block, Chunk, Document
 
 TokenCounter = Callable[[str], int]
 
+# A piece of a table cell too long for one chunk repeats the cell's column name with this.
+CONTINUED = "(forts.)"
+_LABEL_RESERVE = 12
 _SENTENCE_END = re.compile(r"(?<=[.!?:;])\s+(?=[A-ZÅÄÖ0-9•\-–(\"”])")
 
 
@@ -36,10 +39,26 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if b > a]
 
 
+def _sentence_spans(block: Block) -> list[tuple[int, int]]:
+    """Sentence spans of a block; a table row is cut at its cells first, so that every piece
+    of a long row starts with its column name ("2024: ...")."""
+    cells: list[tuple[int, int]] = []
+    pos = 0
+    if block.kind == "table_row":
+        for match in re.finditer(r" \| ", block.text):
+            cells.append((pos, match.start()))
+            pos = match.end()
+    cells.append((pos, len(block.text)))
+    return [(a + x, a + y) for a, b in cells for x, y in split_sentences(block.text[a:b])]
+
+
 def _split_block(block: Block, count: TokenCounter, max_tokens: int) -> list[_Unit]:
-    """Split a block over ``max_tokens`` at sentence ends, and at words if a sentence is too long."""
+    """Split a block over ``max_tokens`` at cells and sentence ends, at words if a sentence is
+    too long."""
+    if block.kind == "table_row":
+        max_tokens -= _LABEL_RESERVE  # room for the column name a continued cell repeats
     pieces: list[tuple[int, int]] = []
-    for a, b in split_sentences(block.text):
+    for a, b in _sentence_spans(block):
         if count(block.text[a:b]) <= max_tokens:
             pieces.append((a, b))
             continue
@@ -49,43 +68,72 @@ def _split_block(block: Block, count: TokenCounter, max_tokens: int) -> list[_Un
         for i in range(0, len(words), step):
             group = words[i : i + step]
             pieces.append((group[0][0], group[-1][1]))
-    units: list[_Unit] = []
+    spans: list[tuple[int, int]] = []
     cur_a, cur_b, cur_tokens = -1, -1, 0
     for a, b in pieces:
         tokens = count(block.text[a:b])
         if cur_a >= 0 and cur_tokens + tokens > max_tokens:
-            units.append(_make_unit(block, cur_a, cur_b, cur_tokens))
+            spans.append((cur_a, cur_b))
             cur_a, cur_tokens = -1, 0
         if cur_a < 0:
             cur_a = a
         cur_b = b
         cur_tokens += tokens
     if cur_a >= 0:
-        units.append(_make_unit(block, cur_a, cur_b, cur_tokens))
+        spans.append((cur_a, cur_b))
+    units = []
+    for a, b in spans:
+        text = block.text[a:b]
+        label = _cell_label(block, a) if block.kind == "table_row" else ""
+        if label:
+            text = f"{label} {CONTINUED}: {text}"
+        units.append(_Unit(block, text, block.start + a, block.start + b, count(text)))
     return units
 
 
-def _make_unit(block: Block, a: int, b: int, tokens: int) -> _Unit:
-    return _Unit(block, block.text[a:b], block.start + a, block.start + b, tokens)
+def _cell_label(block: Block, a: int) -> str:
+    """The column name of the row cell that position ``a`` falls inside (not at its start)."""
+    cell_start = block.text.rfind(" | ", 0, a)
+    cell_start = 0 if cell_start < 0 else cell_start + 3
+    if cell_start == a:
+        return ""  # the piece opens the cell, column name and all
+    name, colon, _ = block.text[cell_start:a].partition(": ")
+    return name if colon and 0 < len(name) <= 40 else ""
+
+
+def _size(units: list[_Unit]) -> int:
+    return sum(u.tokens for u in units)
+
+
+def _joined(first: list[_Unit], second: list[_Unit]) -> list[_Unit]:
+    # The overlap unit may end one group and open the next: keep it once.
+    return first + [u for u in second if u not in first]
 
 
 def _merge_small(groups: list[list[_Unit]], min_tokens: int, max_tokens: int) -> list[list[_Unit]]:
-    """Fold chunks too small to say anything (a lone title) into their neighbour."""
+    """Fold chunks too small to say anything (a lone title) into a neighbour they fit in."""
     merged: list[list[_Unit]] = []
     pending: list[_Unit] = []
+
+    def keep_pending() -> None:
+        if merged and _size(_joined(merged[-1], pending)) <= max_tokens:
+            merged[-1] = _joined(merged[-1], pending)
+        else:
+            merged.append(pending)
+
     for group in groups:
         if pending:
-            group = pending + [u for u in group if u not in pending]
+            if _size(_joined(pending, group)) <= max_tokens:
+                group = _joined(pending, group)
+            else:
+                keep_pending()
             pending = []
-        if sum(u.tokens for u in group) < min_tokens:
+        if _size(group) < min_tokens:
             pending = group
             continue
         merged.append(group)
     if pending:
-        if merged and sum(u.tokens for u in merged[-1] + pending) <= max_tokens + min_tokens:
-            merged[-1] = merged[-1] + [u for u in pending if u not in merged[-1]]
-        else:
-            merged.append(pending)
+        keep_pending()
     return merged
 
 
@@ -129,11 +177,20 @@ def chunk_document(
     Returns:
         The chunks in document order, with stable ids.
     """
+    # The counter includes what the model adds to every input (special tokens, the e5
+    # "passage: " prefix); summed block by block that would inflate a chunk several tokens a
+    # block, so blocks are measured without it and the chunk's budget leaves room for it once.
+    overhead = max(0, 2 * count_tokens("a") - count_tokens("a a"))
+
+    def content_tokens(text: str) -> int:
+        return max(1, count_tokens(text) - overhead)
+
+    max_tokens = max_tokens - overhead
     units: list[_Unit] = []
     for block in doc.blocks:
-        tokens = count_tokens(block.text)
+        tokens = content_tokens(block.text)
         if tokens > max_tokens:
-            units.extend(_split_block(block, count_tokens, max_tokens))
+            units.extend(_split_block(block, content_tokens, max_tokens))
         else:
             units.append(_Unit(block, block.text, block.start, block.end, tokens))
 
@@ -167,6 +224,8 @@ def chunk_document(
     for position, group in enumerate(groups):
         body = [u for u in group if u.block.kind != "heading"] or group
         heading_path = body[0].block.heading_path
+        # List items carry their dash from cleaning, so the answerer can tell an item from a
+        # title line, and the text still maps onto the cleaned document.
         text = "\n".join(u.text for u in group)
         digest = _content_hash(heading_path, text)
         chunks.append(
@@ -180,7 +239,7 @@ def chunk_document(
                 start=group[0].start,
                 end=group[-1].end,
                 position=position,
-                n_tokens=sum(u.tokens for u in group),
+                n_tokens=count_tokens(text),
                 content_hash=digest,
                 publisher=meta.publisher,
                 date=meta.date,

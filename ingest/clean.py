@@ -22,12 +22,15 @@ _SUSPENDED_FOLLOWERS = frozenset(
     {"och", "eller", "samt", "respektive", "resp", "till", "som", "men", "&", "/", "utan"}
 )
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•–]|\d{1,2}[.)]|[a-zA-Z]\))\s+")
+_BULLET = re.compile(r"^\s*[-*•–]\s+")
+_ENUMERATED = re.compile(r"^(?:\d{1,2}[.)]|[a-zA-Z]\))\s")
 _SEPARATOR = re.compile(r"^[\s\-=:|]*-{2,}[\s\-=:|]*$")
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _WHOLE_LINE_EMPHASIS = re.compile(r"^\s*(\*{2,3}|_{2,3})(?P<t>[^*_].*?)\1\s*$")
 _HTML_TAG = re.compile(r"<[^>]+>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff\u00ad]")
 _YEAR = re.compile(r"^(19|20)\d{2}$")
+_YEAR_SPAN = re.compile(r"\b(?:19|20)\d{2}\s?[-–]\s?(?:19|20)\d{2}\b")
 
 
 @dataclass(slots=True)
@@ -67,6 +70,23 @@ def _should_join_hyphen(prev: str, nxt: str) -> bool:
     return first_word not in _SUSPENDED_FOLLOWERS
 
 
+def _continues_after_gap(prev: str, nxt: str) -> bool:
+    """Whether ``nxt``, after a blank line, goes on with the sentence that ``prev`` left open.
+
+    Page breaks in the extracts leave a blank line inside sentences ("samtliga" / blank /
+    "verksamhetsområden i ..."): an open line followed by a lowercase line is one paragraph.
+    """
+    first = nxt.lstrip()
+    return (
+        bool(re.search(r"[^\W\d_],?$", prev))
+        and bool(first)
+        and first[0].islower()
+        and "\t" not in prev + nxt
+        and not _MD_HEADING.match(prev.strip())
+        and not _LIST_ITEM.match(nxt)
+    )
+
+
 def join_lines(raw: str, detect_pages: bool) -> list[_Line]:
     """Split into lines with page numbers, joining words hyphenated across line breaks."""
     lines: list[_Line] = []
@@ -74,8 +94,20 @@ def join_lines(raw: str, detect_pages: bool) -> list[_Line]:
     for segment_no, segment in enumerate(raw.split(PAGE_BREAK)):
         if segment_no:
             page += 1
-        for original in segment.split("\n"):
-            line = original.rstrip()
+        originals = segment.split("\n")
+        for i, original in enumerate(originals):
+            # Trailing tabs stay: they are the empty last cells of a table row.
+            line = original.rstrip(" ")
+            if (
+                not line.strip()
+                and lines
+                and i + 1 < len(originals)
+                and (
+                    _should_join_hyphen(lines[-1].text, originals[i + 1])
+                    or _continues_after_gap(lines[-1].text, originals[i + 1])
+                )
+            ):
+                continue  # "Om resul-" / blank line / "tatet": the text goes on after the gap
             if detect_pages and lines and _is_page_start(line):
                 page += 1
             line_page = page
@@ -235,9 +267,13 @@ def _paragraphs(lines: list[_Line], detect_pages: bool) -> list[_Para]:
             flush_text()
             i += 1
             continue
-        if _LIST_ITEM.match(text) and not _is_page_start(text):
+        # In a paged extract a leading space opens a page, which may start with a bullet but
+        # otherwise with ordinary text ("1 Inledning"); elsewhere it indents a nested item.
+        at_page_start = detect_pages and _is_page_start(text)
+        if _LIST_ITEM.match(text) and (not at_page_start or text.lstrip()[0] == "•"):
             flush_text()
-            parts = [_LIST_ITEM.sub("", text, count=1)]
+            # Bullets go, enumerators stay: "2." or "b)" is part of what the item says.
+            parts = [_BULLET.sub("", text, count=1).strip()]
             i += 1
             # Continuation lines of a wrapped list item belong to it.
             while (
@@ -253,7 +289,8 @@ def _paragraphs(lines: list[_Line], detect_pages: bool) -> list[_Para]:
             if item:
                 paras.append(_Para("list_item", item, line.page))
             continue
-        if detect_pages and buf and _is_page_start(text):
+        # A new page starts a new paragraph unless it goes on with a sentence in lowercase.
+        if buf and line.page != buf[-1].page and not text.lstrip()[:1].islower():
             flush_text()
         buf.append(line)
         i += 1
@@ -284,8 +321,9 @@ def _looks_like_heading(para: _Para) -> bool:
         return False
     if not (text[0].isupper() or text[0].isdigit()):
         return False
-    # A line of mostly figures is content ("Välfärdsrådet 250213"), not a section title.
-    digits = sum(c.isdigit() for c in text)
+    # A line of mostly figures is content ("Välfärdsrådet 250213"), not a section title;
+    # a span of years does not count ("Aktiviteter 2019-2020" is a chapter).
+    digits = sum(c.isdigit() for c in _YEAR_SPAN.sub("", text))
     return digits <= len(text) // 3
 
 
@@ -303,6 +341,9 @@ def structure(raw: str) -> tuple[str, list[Block]]:
     page_starts = sum(1 for line in raw.split("\n") if _is_page_start(line))
     detect_pages = PAGE_BREAK in raw or page_starts >= 3
     has_pages = detect_pages
+    # A document that marks its headings (Markdown, or HTML/Word through the loaders) is
+    # trusted: its plain lines are not guessed to be headings (a letterhead is no section).
+    explicit_headings = any(_MD_HEADING.match(line.strip()) for line in raw.split("\n"))
     paras = _paragraphs(join_lines(raw, detect_pages), detect_pages)
 
     counts = Counter(p.text for p in paras if p.kind == "paragraph")
@@ -316,7 +357,7 @@ def structure(raw: str) -> tuple[str, list[Block]]:
             after_banner = True  # repeated slide banner: noise, but it opens a new section
             continue
         kind, level = para.kind, para.level
-        if kind == "paragraph" and _looks_like_heading(para):
+        if kind == "paragraph" and not explicit_headings and _looks_like_heading(para):
             kind = "heading"
             level = 1 if (after_banner or para.at_page_start) else 2
             if not path and level == 2:
@@ -330,8 +371,11 @@ def structure(raw: str) -> tuple[str, list[Block]]:
         if pieces:
             offset += len(sep)
             pieces.append(sep)
+        text = para.text
+        if kind == "list_item" and not _ENUMERATED.match(text):
+            text = "- " + text  # a list item reads as one, not as a title line
         start = offset
-        pieces.append(para.text)
-        offset += len(para.text)
-        blocks.append(Block(kind, para.text, start, offset, heading_path, locator, level))
+        pieces.append(text)
+        offset += len(text)
+        blocks.append(Block(kind, text, start, offset, heading_path, locator, level))
     return "".join(pieces), blocks

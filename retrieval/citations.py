@@ -1,0 +1,121 @@
+"""Numbered citations, the extractive answer text, and the JSON form of an Answer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.types import Answer, Citation, Passage
+from retrieval.extractive import ScoredSentence, Selection
+
+REFUSAL_TEXT = "Jag hittar inget stöd för det i underlaget."
+
+
+def citation_for(n: int, passage: Passage, quote: str) -> Citation:
+    """A citation of a passage with the quoted sentence(s)."""
+    chunk = passage.chunk
+    return Citation(
+        n=n,
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        title=chunk.title,
+        locator=chunk.locator,
+        quote=quote,
+        publisher=chunk.publisher,
+        date=chunk.date,
+    )
+
+
+def _reading_order(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
+    """Best document first; within a document, the order of the text."""
+    best_rank: dict[str, int] = {}
+    for s in chosen:
+        doc = s.sentence.passage.chunk.doc_id
+        best_rank[doc] = min(best_rank.get(doc, 10**6), s.sentence.passage.rank)
+    return sorted(
+        chosen,
+        key=lambda s: (
+            best_rank[s.sentence.passage.chunk.doc_id],
+            s.sentence.passage.chunk.doc_id,
+            s.sentence.passage.chunk.position,
+            s.sentence.line,
+        ),
+    )
+
+
+def build_extractive_answer(
+    question: str,
+    standalone: str,
+    selection: Selection,
+    passages: Sequence[Passage],
+) -> Answer:
+    """Join the selected sentences into an answer with one number per cited passage.
+
+    Args:
+        question: The question as typed.
+        standalone: The question as searched.
+        selection: The chosen sentences.
+        passages: The context given to the answerer.
+
+    Returns:
+        The extractive Answer; the same passage cited twice keeps one number.
+    """
+    numbers: dict[str, int] = {}
+    quotes: dict[str, list[str]] = {}
+    by_chunk: dict[str, Passage] = {}
+    parts: list[str] = []
+    for scored in _reading_order(selection.sentences):
+        sent = scored.sentence
+        cid = sent.passage.chunk.chunk_id
+        if cid not in numbers:
+            numbers[cid] = len(numbers) + 1
+            by_chunk[cid] = sent.passage
+        quotes.setdefault(cid, []).append(sent.text)
+        marker = f"[{numbers[cid]}]"
+        if sent.kind in {"item", "row"}:
+            parts.append(f"\n- {sent.text} {marker}")
+        else:
+            parts.append(f"{'' if not parts or parts[-1].startswith(chr(10)) else ' '}{sent.text} {marker}")
+    text = "".join(parts).strip()
+    citations = tuple(
+        citation_for(n, by_chunk[cid], " … ".join(quotes[cid])) for cid, n in numbers.items()
+    )
+    return Answer(
+        question=question,
+        text=text,
+        citations=citations,
+        refused=False,
+        mode="extractive",
+        passages=tuple(passages),
+        standalone_question=standalone,
+    )
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    """The JSON shape of `underlag ask --json`."""
+    return {
+        "answer": answer.text,
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "citations": [
+            {
+                "n": c.n,
+                "doc_id": c.doc_id,
+                "title": c.title,
+                "locator": c.locator,
+                "quote": c.quote,
+                "chunk_id": c.chunk_id,
+            }
+            for c in answer.citations
+        ],
+        "passages": [
+            {
+                "chunk_id": p.chunk.chunk_id,
+                "doc_id": p.chunk.doc_id,
+                "text": p.chunk.text,
+                "score": round(p.score, 6),
+            }
+            for p in answer.passages
+        ],
+        "timings_ms": {k.removesuffix("_ms"): round(v, 1) for k, v in answer.timings.items()},
+    }

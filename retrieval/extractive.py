@@ -1,0 +1,296 @@
+"""Extractive answers: pick the sentences of the retrieved passages that answer the question.
+
+Nothing is written that is not in a passage: the answer is the chosen sentences, verbatim, each
+followed by its citation number. Whether to answer at all is decided by the refusal model in
+`retrieval.refusal`, from features this module computes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from core.types import Passage
+
+Analyser = Callable[[str], list[str]]
+TermWeight = Callable[[str], float]
+SentenceEmbedder = Callable[[list[str]], list[list[float]]]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"”(•–-])")
+_AMOUNT = re.compile(
+    r"\d[\d  ]*(?:,\d+)?\s*(?:kr\b|kronor|miljoner|miljarder|mnkr|tkr|msek|sek\b)|\d{1,3}(?: \d{3})+",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(r"\d+(?:,\d+)?\s*(?:%|procent)", re.IGNORECASE)
+_DATE = re.compile(
+    r"\b(?:19|20)\d{2}\b|\b\d{6,8}\b|\b\d{1,2}\s+(?:jan|feb|mar|apr|maj|jun|jul|aug|sep|okt|nov|dec)"
+    r"|\b(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
+    r"|våren|hösten|vår|höst)\b",
+    re.IGNORECASE,
+)
+_PERSON = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:-[A-ZÅÄÖ][a-zåäöé]+)? [A-ZÅÄÖ][a-zåäöé]{2,}\b")
+_NUMBER = re.compile(r"\d")
+
+_ASKS = {
+    "amount": re.compile(
+        r"\b(hur mycket|belopp\w*|summa\w*|kostn\w*|kronor|pengar|medel|budget\w*|tilldela\w*|"
+        r"beviljade?s?|how much|amount|funding|money|budget|granted|allocated)\b",
+        re.IGNORECASE,
+    ),
+    "count": re.compile(r"\b(hur många|antal\w*|how many|number of)\b", re.IGNORECASE),
+    "percent": re.compile(
+        r"\b(andel\w*|procent\w*|hur stor del|percentage|share|proportion)\b", re.IGNORECASE
+    ),
+    "date": re.compile(
+        r"\b(när|datum|vilket år|vilken dag|tidpunkt|senast|deadline|when|what date|which year|"
+        r"by what date)\b",
+        re.IGNORECASE,
+    ),
+    "person": re.compile(r"\b(vem|vilka personer|vem är|who|whom|contact)\b", re.IGNORECASE),
+    "list": re.compile(
+        r"\b(vilka|vad ingår|lista|räkna upp|which|what are|list|name the)\b", re.IGNORECASE
+    ),
+}
+_ENGLISH_WORDS = frozenset(
+    """the what which who how when where is are was were does do did of for to in and much many
+    by with on from that this there their about""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A candidate sentence (or list item, or table row) of a passage."""
+
+    passage: Passage
+    text: str
+    line: int
+    kind: str  # "text" | "item" | "row" | "heading"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredSentence:
+    """A candidate with its score and how well it covers the question's terms."""
+
+    sentence: Sentence
+    score: float
+    coverage: float
+
+
+@dataclass(slots=True)
+class Selection:
+    """The chosen sentences and the features the refusal model reads."""
+
+    sentences: list[ScoredSentence]
+    features: dict[str, float] = field(default_factory=dict)
+
+
+def is_english(question: str) -> bool:
+    """Whether a question is written in English (by its function words)."""
+    words = re.findall(r"[a-zåäö]+", question.lower())
+    if not words:
+        return False
+    hits = sum(1 for w in words if w in _ENGLISH_WORDS)
+    return hits >= 2 and hits / len(words) >= 0.2 and not re.search(r"[åäö]", question.lower())
+
+
+def answer_types(question: str) -> set[str]:
+    """What kind of fact a question asks for: amount, count, percent, date, person, list."""
+    return {name for name, pattern in _ASKS.items() if pattern.search(question)}
+
+
+def specific_terms(question: str) -> list[str]:
+    """Figures and proper names of a question: an answer must be about exactly these."""
+    terms = [re.sub(r"\s", "", n) for n in re.findall(r"\d[\d ]*\d|\d", question)]
+    words = re.findall(r"[A-Za-zÅÄÖåäöé][\wåäöÅÄÖé-]*", question)
+    for i, word in enumerate(words):
+        if i > 0 and word[0].isupper() and word.lower() not in _ENGLISH_WORDS and len(word) > 2:
+            terms.append(word.lower())
+    return terms
+
+
+def split_candidates(passage: Passage) -> list[Sentence]:
+    """Cut a passage's text into sentences, list items ("- "), table rows (" | ") and titles."""
+    out: list[Sentence] = []
+    for line_no, raw in enumerate(passage.chunk.text.split("\n")):
+        line = raw.strip()
+        if not line:
+            continue
+        if " | " in line:
+            out.append(Sentence(passage, line, line_no, "row"))
+            continue
+        if line.startswith("- "):
+            out.append(Sentence(passage, line[2:].strip(), line_no, "item"))
+            continue
+        if len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
+            out.append(Sentence(passage, line, line_no, "heading"))
+            continue
+        for part in _SENTENCE_END.split(line):
+            if part.strip():
+                out.append(Sentence(passage, part.strip(), line_no, "text"))
+    return out
+
+
+def _type_fit(types: set[str], text: str) -> float:
+    fit = 0.0
+    if "amount" in types:
+        fit += 0.3 if _AMOUNT.search(text) else -0.15
+    if "count" in types:
+        fit += 0.2 if _NUMBER.search(text) else -0.15
+    if "percent" in types:
+        fit += 0.3 if _PERCENT.search(text) else -0.1
+    if "date" in types:
+        fit += 0.2 if _DATE.search(text) else -0.1
+    if "person" in types:
+        fit += 0.2 if _PERSON.search(text) else -0.05
+    return fit
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(sum(x * y for x, y in zip(a, b, strict=True)))
+
+
+class ExtractiveAnswerer:
+    """Scores candidate sentences against the question and selects the answering ones."""
+
+    def __init__(
+        self,
+        analyse: Analyser,
+        weight: TermWeight,
+        embed_sentences: SentenceEmbedder | None = None,
+        embed_query: Callable[[str], list[float]] | None = None,
+        max_sentences: int = 3,
+        max_list_items: int = 8,
+    ) -> None:
+        self._analyse = analyse
+        self._weight = weight
+        self._embed_sentences = embed_sentences
+        self._embed_query = embed_query
+        self._max_sentences = max_sentences
+        self._max_list_items = max_list_items
+
+    def _coverage(self, query: dict[str, float], terms: set[str]) -> float:
+        total = sum(query.values())
+        if not total:
+            return 0.0
+        return sum(w for t, w in query.items() if t in terms) / total
+
+    def select(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        focus: str | None = None,
+        dense_scores: dict[str, float] | None = None,
+    ) -> Selection:
+        """Choose the sentences that answer ``question`` and compute refusal features.
+
+        Args:
+            question: The standalone question.
+            passages: The context, best first.
+            focus: The question as typed, when it was rewritten from a follow-up; its words
+                weigh more than the words brought in from the conversation.
+            dense_scores: Cosine similarity of each chunk id to the question.
+
+        Returns:
+            The selected sentences, best first, and the features for the refusal model.
+        """
+        query: dict[str, float] = {}
+        for term in set(self._analyse(question)):
+            query[term] = self._weight(term)
+        if focus and focus != question:
+            for term in set(self._analyse(focus)):
+                query[term] = query.get(term, self._weight(term)) * 1.6
+        types = answer_types(focus or question)
+        english = is_english(question)
+        candidates = [s for p in passages for s in split_candidates(p)]
+        if not candidates:
+            return Selection([], self._features(question, query, passages, [], dense_scores))
+        top_score = max(p.score for p in passages) or 1.0
+        semantic: list[float] = [0.0] * len(candidates)
+        if english and self._embed_sentences and self._embed_query:
+            # English questions share few words with Swedish text: compare meanings instead,
+            # on the sentences of the best passages only (each costs an embedding).
+            pool = [i for i, s in enumerate(candidates) if s.passage.rank <= 3][:24]
+            vectors = self._embed_sentences([candidates[i].text for i in pool])
+            qvec = self._embed_query(question)
+            for i, vec in zip(pool, vectors, strict=True):
+                semantic[i] = _cosine(qvec, vec)
+        scored: list[ScoredSentence] = []
+        for i, sent in enumerate(candidates):
+            terms = set(self._analyse(sent.text))
+            heading_terms = set(self._analyse(" ".join(sent.passage.chunk.heading_path)))
+            coverage = self._coverage(query, terms)
+            context = self._coverage(query, terms | heading_terms)
+            score = coverage + 0.35 * context + 0.2 * (sent.passage.score / top_score)
+            score += _type_fit(types, sent.text)
+            if english:
+                score += 2.0 * max(0.0, semantic[i] - 0.75)
+            if sent.kind == "heading":
+                score -= 0.4
+            if len(sent.text.split()) < 4 and sent.kind == "text":
+                score -= 0.1
+            scored.append(ScoredSentence(sent, score, coverage))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        chosen = self._choose(scored, types)
+        return Selection(chosen, self._features(question, query, passages, scored, dense_scores))
+
+    def _choose(self, scored: list[ScoredSentence], types: set[str]) -> list[ScoredSentence]:
+        best = scored[0]
+        chosen = [best]
+        seen = {best.sentence.text}
+        for cand in scored[1:]:
+            if len(chosen) >= self._max_sentences:
+                break
+            if cand.score < 0.75 * best.score or cand.sentence.text in seen:
+                continue
+            if cand.sentence.kind == "heading":
+                continue
+            chosen.append(cand)
+            seen.add(cand.sentence.text)
+        # A list answer: the items that follow the chosen lead-in in the same passage.
+        lead = best.sentence
+        if "list" in types or lead.text.endswith(":"):
+            siblings = [
+                s
+                for s in split_candidates(lead.passage)
+                if s.line > lead.line and s.kind in {"item", "row"}
+            ]
+            items: list[ScoredSentence] = []
+            expected = lead.line + 1
+            for sib in siblings:
+                if sib.line != expected or len(items) >= self._max_list_items:
+                    break
+                expected += 1
+                if sib.text not in seen:
+                    items.append(ScoredSentence(sib, best.score * 0.9, best.coverage))
+                    seen.add(sib.text)
+            if items:
+                chosen = [best, *items] + [c for c in chosen[1:] if c.sentence.passage is not lead.passage][:1]
+        return chosen
+
+    def _features(
+        self,
+        question: str,
+        query: dict[str, float],
+        passages: Sequence[Passage],
+        scored: list[ScoredSentence],
+        dense_scores: dict[str, float] | None,
+    ) -> dict[str, float]:
+        top = list(passages[:3])
+        context_terms: set[str] = set()
+        context_text = ""
+        for p in top:
+            context_terms |= set(self._analyse(p.chunk.text + " " + " ".join(p.chunk.heading_path)))
+            context_text += " " + p.chunk.text.lower() + " " + " ".join(p.chunk.heading_path).lower()
+        flat = re.sub(r"\s", "", context_text)
+        specific = specific_terms(question)
+        missing = [t for t in specific if (t not in context_text and t not in flat)]
+        dense = dense_scores or {}
+        return {
+            "dense_top": max((dense.get(p.chunk.chunk_id, 0.0) for p in passages), default=0.0),
+            "best_coverage": max((s.coverage for s in scored), default=0.0),
+            "best_score": scored[0].score if scored else 0.0,
+            "context_coverage": self._coverage(query, context_terms),
+            "missing_specific": len(missing) / len(specific) if specific else 0.0,
+            "english": 1.0 if is_english(question) else 0.0,
+        }

@@ -1,0 +1,64 @@
+"""Keep the persisted lexical index and the glossary in step with the chunk store."""
+
+from __future__ import annotations
+
+import logging
+
+from core.config import Settings
+from core.errors import UnderlagError
+from core.store import ChunkStore
+from core.types import Chunk
+from retrieval.glossary import GlossaryEntry, extract_glossary, load_glossary, merge_glossaries
+from retrieval.lexical import LexicalIndex, LexicalSettings
+
+log = logging.getLogger(__name__)
+
+
+def lexical_settings(settings: Settings) -> LexicalSettings:
+    """The lexical analysis the settings ask for."""
+    return LexicalSettings(compounds=settings.use_compounds)
+
+
+def refresh_lexical_index(settings: Settings, store: ChunkStore) -> LexicalIndex:
+    """Rebuild the lexical index from the store and save it next to the Chroma index.
+
+    Called by ingest (CLI and page) after every run, so questions never rebuild it.
+    """
+    chunks = store.all_chunks()
+    generation = str(store.metadata().get("generation", ""))
+    index = LexicalIndex.from_chunks(chunks, lexical_settings(settings), generation=generation)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    index.save(settings.lexical_path)
+    return index
+
+
+def load_lexical_index(settings: Settings, store: ChunkStore) -> tuple[LexicalIndex, list[Chunk]]:
+    """The saved lexical index and all chunks; rebuilt once if it is missing or stale.
+
+    A stale file (another ingest generation, other analysis settings) is rebuilt from the
+    store; when it cannot be written (a read-only data directory) the index is kept in memory.
+    """
+    chunks = store.all_chunks()
+    generation = str(store.metadata().get("generation", ""))
+    wanted = lexical_settings(settings)
+    index: LexicalIndex | None = None
+    if settings.lexical_path.exists():
+        try:
+            index = LexicalIndex.load(settings.lexical_path)
+        except (UnderlagError, OSError, ValueError, KeyError) as exc:
+            log.warning("Lexical index unreadable (%s); rebuilding it.", exc)
+    if index is None or index.generation != generation or index.settings != wanted:
+        index = LexicalIndex.from_chunks(chunks, wanted, generation=generation)
+        try:
+            index.save(settings.lexical_path)
+        except OSError as exc:
+            log.warning("Could not save the lexical index (%s); keeping it in memory.", exc)
+    return index, chunks
+
+
+def load_glossary_for(settings: Settings, chunks: list[Chunk]) -> dict[str, GlossaryEntry]:
+    """The acronyms defined in the indexed chunks, merged with the curated glossary file."""
+    extracted = extract_glossary((c.doc_id, c.text) for c in chunks)
+    curated_path = settings.corpus_dir / "glossary.toml"
+    curated = load_glossary(curated_path) if curated_path.exists() else {}
+    return merge_glossaries(extracted, curated)

@@ -1,0 +1,165 @@
+"""Hybrid search: dense (Chroma) and lexical (Swedish BM25) channels fused by rank."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from core.embedders import Embedder
+from core.store import ChunkStore
+from core.types import Chunk, Filters, Passage
+from retrieval.fusion import fuse_rankings
+from retrieval.glossary import GlossaryEntry, expand_query
+from retrieval.lexical import LexicalIndex
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """Ranked passages with each channel's raw scores and timings."""
+
+    passages: list[Passage]
+    dense: dict[str, float]
+    lexical: dict[str, float]
+    timings: dict[str, float]
+    expanded_query: str
+
+
+class HybridRetriever:
+    """Searches both channels within the allowed documents and fuses the rankings."""
+
+    def __init__(
+        self,
+        store: ChunkStore,
+        embedder: Embedder,
+        lexical: LexicalIndex,
+        chunks: Mapping[str, Chunk],
+        glossary: Mapping[str, GlossaryEntry] | None = None,
+        *,
+        dense_k: int = 40,
+        lexical_k: int = 40,
+        rrf_k: int = 60,
+        use_dense: bool = True,
+        use_lexical: bool = True,
+        use_glossary: bool = True,
+        dense_weight: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._lexical = lexical
+        self._chunks = chunks
+        self._glossary = glossary or {}
+        self._dense_k = dense_k
+        self._lexical_k = lexical_k
+        self._rrf_k = rrf_k
+        self._use_dense = use_dense
+        self._use_lexical = use_lexical
+        self._use_glossary = use_glossary and bool(self._glossary)
+        self._dense_weight = dense_weight
+
+    def allowed_chunk_ids(self, filters: Filters | None) -> set[str] | None:
+        """The chunk ids a filter lets through, or None when nothing is filtered."""
+        if filters is None or filters == Filters():
+            return None
+        return {cid for cid, chunk in self._chunks.items() if filters.allows(chunk)}
+
+    def search(self, question: str, k: int, filters: Filters | None = None) -> SearchResult:
+        """The ``k`` best passages for a question.
+
+        Args:
+            question: The standalone question.
+            k: Passages to return.
+            filters: Documents, types, years and access groups allowed; applied inside both
+                channels, before their top lists are cut.
+
+        Returns:
+            The fused ranking and the raw scores of each channel.
+        """
+        timings: dict[str, float] = {}
+        allowed = self.allowed_chunk_ids(filters)
+        expanded = expand_query(question, self._glossary) if self._use_glossary else question
+        dense: dict[str, float] = {}
+        lexical: dict[str, float] = {}
+        rankings: list[list[str]] = []
+        if self._use_dense and (allowed is None or allowed):
+            t0 = time.perf_counter()
+            vector = self._embedder.embed_query(expanded)
+            timings["embed_ms"] = (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            doc_ids = None
+            if allowed is not None:
+                doc_ids = sorted({self._chunks[c].doc_id for c in allowed})
+            hits = self._store.dense_search(vector, self._dense_k, doc_ids)
+            # Chroma filters by document; the finer filters (groups, years) apply here too.
+            hits = [(cid, s) for cid, s in hits if allowed is None or cid in allowed]
+            timings["dense_ms"] = (time.perf_counter() - t0) * 1000
+            dense = dict(hits)
+            rankings.append([cid for cid, _ in hits if cid in self._chunks])
+        if self._use_lexical and (allowed is None or allowed):
+            t0 = time.perf_counter()
+            hits = self._lexical.search(expanded, self._lexical_k, allowed)
+            timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
+            lexical = dict(hits)
+            rankings.append([cid for cid, _ in hits if cid in self._chunks])
+        weights = [self._dense_weight, 1.0] if len(rankings) == 2 else None
+        fused = fuse_rankings(rankings, k=self._rrf_k, weights=weights)[:k]
+        passages = [
+            Passage(self._chunks[cid], score, rank)
+            for rank, (cid, score) in enumerate(fused, start=1)
+        ]
+        return SearchResult(passages, dense, lexical, timings, expanded)
+
+
+def neighbours(chunk: Chunk, by_position: Mapping[tuple[str, int], Chunk]) -> list[Chunk]:
+    """The chunks just before and after a chunk in its document."""
+    out = []
+    for pos in (chunk.position - 1, chunk.position + 1):
+        found = by_position.get((chunk.doc_id, pos))
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def fit_context(
+    passages: Sequence[Passage],
+    budget_chars: int,
+    by_position: Mapping[tuple[str, int], Chunk] | None = None,
+    allowed: set[str] | None = None,
+) -> list[Passage]:
+    """The passages handed to the answerer: in rank order until the character budget is used.
+
+    With ``by_position``, the neighbours of the two best passages follow them when the budget
+    allows, so a hit in the middle of a longer passage keeps its surroundings.
+
+    Args:
+        passages: Ranked passages.
+        budget_chars: Total characters of chunk text allowed.
+        by_position: Chunks by (doc_id, position), to add neighbours; None adds none.
+        allowed: Chunk ids a neighbour must be among (the filters), None for all.
+
+    Returns:
+        The context, re-ranked 1..n.
+    """
+    chosen: list[Passage] = []
+    seen: set[str] = set()
+    used = 0
+
+    def take(chunk: Chunk, score: float) -> bool:
+        nonlocal used
+        if chunk.chunk_id in seen:
+            return True
+        if used + len(chunk.text) > budget_chars and chosen:
+            return False
+        chosen.append(Passage(chunk, score, len(chosen) + 1))
+        seen.add(chunk.chunk_id)
+        used += len(chunk.text)
+        return True
+
+    for i, passage in enumerate(passages):
+        if not take(passage.chunk, passage.score):
+            break
+        if by_position is not None and i < 2:
+            for near in neighbours(passage.chunk, by_position):
+                if allowed is None or near.chunk_id in allowed:
+                    take(near, passage.score * 0.5)
+    return chosen

