@@ -20,7 +20,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from core.embedders import make_embedder
     from core.store import ChunkStore
     from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_lexical_index
+    from retrieval.index_sync import refresh_lexical_index, refresh_sentence_vectors
 
     embedder = make_embedder(settings.embedder, settings.embedder_model)
     store = ChunkStore.from_settings(settings, embedder.id)
@@ -44,6 +44,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         progress=None if args.quiet else progress,
     )
     refresh_lexical_index(settings, store)
+    refresh_sentence_vectors(settings, store, embedder)
     print(report.summary())
     for name, reason in report.failed:
         print(f"  misslyckades: {name}: {reason}")
@@ -80,6 +81,26 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    from core.feedback import FeedbackStore, candidate_rows
+    from ingest.load import list_corpus, load_catalog, slugify
+
+    files: dict[str, str] = {}  # document id -> corpus file name, as the dataset names sources
+    if settings.corpus_dir.is_dir():
+        files = {slugify(path.stem): path.name for path in list_corpus(settings.corpus_dir)[0]}
+        for name, entry in load_catalog(settings.corpus_dir).entries.items():
+            files[str(entry.get("id") or slugify(Path(name).stem))] = name
+    store = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
+    rows = candidate_rows(store.rows(), lambda doc_id: files.get(doc_id, doc_id))
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"{len(rows)} kandidatrader skrivna till {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="underlag", description="Frågor och svar om era dokument.")
@@ -100,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--year", action="append", type=int, help="sök bara i dokument från året")
     ask.add_argument("--mode", choices=["extractive", "llm"], default=None, help="svarsläge")
     ask.set_defaults(func=_cmd_ask)
+
+    feedback = sub.add_parser("feedback", help="återkopplingen från sidan")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser(
+        "export", help="skriv återkopplingen som kandidatrader till utvärderingsmängden (JSONL)"
+    )
+    export.add_argument("--out", help="fil att skriva till (standard: skärmen)")
+    export.set_defaults(func=_cmd_feedback_export)
     return parser
 
 

@@ -27,6 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+# Run as a script, this file's folder heads sys.path and its name would shadow the retrieval
+# package: put the repository there instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")

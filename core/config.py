@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     use_lexical: bool = True
     use_compounds: bool = True
     use_glossary: bool = True
-    use_neighbours: bool = True
+    use_neighbours: bool = False
 
     # Answering.
     answer_mode: str = "extractive"
@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     def lexical_path(self) -> Path:
         """File of the persisted lexical index."""
         return self.data_dir / "lexical.json"
+
+    @property
+    def sentence_vectors_path(self) -> Path:
+        """File of the embedded candidate sentences of every chunk."""
+        return self.data_dir / "sentences.npz"
 
     @property
     def state_path(self) -> Path:

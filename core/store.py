@@ -272,7 +272,9 @@ class ChunkStore:
         chunks = [
             chunk_from_record(cid, text, meta)
             for page in self._pages(["documents", "metadatas"])
-            for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            for cid, text, meta in zip(
+                page["ids"], page["documents"], page["metadatas"], strict=True
+            )
         ]
         return sorted(chunks, key=lambda c: (c.doc_id, c.position))
 

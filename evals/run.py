@@ -45,6 +45,7 @@ class AnsweringPipeline(Protocol):
     """What the evaluation needs of ``retrieval.pipeline.Pipeline``."""
 
     settings: Settings
+    llm: Any  # a LangChain chat model, or None
 
     def ask(
         self,
@@ -56,9 +57,9 @@ class AnsweringPipeline(Protocol):
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Passage]: ...
 
-    def context(
-        self, question: str, filters: Filters | None = None
-    ) -> tuple[list[Passage], dict[str, float], dict[str, float]]: ...
+    def context(self, question: str, filters: Filters | None = None) -> tuple[list[Passage], Any]:
+        """The passages handed to the answerer (and the raw search result)."""
+        ...
 
 
 # --- report types (the JSON the page reads) -----------------------------------------------
@@ -494,8 +495,7 @@ def eval_command(args: argparse.Namespace, settings: Settings, out: TextIO | Non
     rows = load_dataset(args.dataset)
     thresholds = load_thresholds(args.thresholds) if args.gate else None
     pipeline = Pipeline.from_settings(settings)
-    llm = getattr(pipeline, "llm", None)
-    judge = llm_judge(llm) if args.faithfulness and llm is not None else None
+    judge = llm_judge(pipeline.llm) if args.faithfulness and pipeline.llm is not None else None
     if args.faithfulness and judge is None:
         out.write("Ingen LLM är konfigurerad; trohet bedöms inte.\n")
 

@@ -50,12 +50,7 @@ def normalise_unicode(text: str) -> str:
 
 def _is_page_start(line: str) -> bool:
     # PDF extracts here start each page with one space; nested list items use "  -" or " -".
-    return (
-        len(line) > 1
-        and line[0] == " "
-        and not line[1].isspace()
-        and line[1] not in "-*"
-    )
+    return len(line) > 1 and line[0] == " " and not line[1].isspace() and line[1] not in "-*"
 
 
 def _should_join_hyphen(prev: str, nxt: str) -> bool:

@@ -91,7 +91,9 @@ def corpus_fingerprint(corpus_dir: Path) -> str:
     if corpus_dir.is_dir():
         for path in sorted(p for p in corpus_dir.rglob("*") if p.is_file()):
             stat = path.stat()
-            digest.update(f"{path.relative_to(corpus_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            digest.update(
+                f"{path.relative_to(corpus_dir)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode()
+            )
     return digest.hexdigest()[:20]
 
 
@@ -162,7 +164,9 @@ def run_ingest(
             "Vänta tills den är klar och försök igen."
         ) from exc
     try:
-        return _ingest_locked(settings, embedder, store, corpus_dir or settings.corpus_dir, rebuild, progress)
+        return _ingest_locked(
+            settings, embedder, store, corpus_dir or settings.corpus_dir, rebuild, progress
+        )
     finally:
         lock.release()
 
@@ -196,7 +200,9 @@ def _ingest_locked(
             continue
         doc_id = doc.doc_id
         if doc_id in seen:
-            report.failed.append((path.name, f"dokument-id {doc_id!r} används redan av en annan fil"))
+            report.failed.append(
+                (path.name, f"dokument-id {doc_id!r} används redan av en annan fil")
+            )
             continue
         seen.add(doc_id)
         signature = document_signature(doc, settings, embedder.id)
@@ -212,11 +218,15 @@ def _ingest_locked(
             max_tokens=settings.chunk_max_tokens,
             overlap_tokens=settings.chunk_overlap_tokens,
         )
-        report.chunks_embedded += _write_document(store, embedder, chunks, signature, stored, progress)
+        report.chunks_embedded += _write_document(
+            store, embedder, chunks, signature, stored, progress
+        )
         report.chunks_total += len(chunks)
         (report.updated if stored else report.added).append(path.name)
     # A document that failed to load keeps its previous chunks: nothing is lost by one bad file.
-    failed_ids = {doc_id for doc_id in stored_docs if _failed_source(doc_id, report, catalog, files)}
+    failed_ids = {
+        doc_id for doc_id in stored_docs if _failed_source(doc_id, report, catalog, files)
+    }
     for doc_id, stored in stored_docs.items():
         if doc_id not in seen and doc_id not in failed_ids:
             store.delete_ids(sorted(stored.chunk_ids))

@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from charset_normalizer import from_bytes
 
@@ -36,7 +37,9 @@ class Catalog:
         entry = self.entries.get(path.name)
         if entry is None:
             return derive_meta(path, text)
-        groups = entry.get("groups") or ["alla"]
+        listed = entry.get("groups") or ["alla"]
+        # groups = "chefer" is one group, not six letters.
+        groups = listed if isinstance(listed, list | tuple) else [listed]
         return DocumentMeta(
             doc_id=str(entry.get("id") or slugify(path.stem)),
             source=path.name,
@@ -44,7 +47,7 @@ class Catalog:
             publisher=str(entry.get("publisher", "")),
             date=str(entry.get("date", "")),
             doc_type=str(entry.get("type", "dokument")),
-            groups=tuple(str(g) for g in groups),  # type: ignore[union-attr]
+            groups=tuple(str(g) for g in groups),
             description=str(entry.get("description", "")),
         )
 
@@ -124,31 +127,109 @@ def _read_text(path: Path) -> str:
     return decode_text(path.read_bytes(), path.name)
 
 
+_HTML_NOISE = [
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "template",
+    "svg",
+    "iframe",
+]
+_HTML_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_HTML_BLOCKS = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "aside",
+        "blockquote",
+        "pre",
+        "dl",
+        "dd",
+        "dt",
+        "figure",
+        "figcaption",
+        "address",
+        "details",
+        "summary",
+        "form",
+        "fieldset",
+        "center",
+        "body",
+        "html",
+    }
+)
+
+
 def _read_html(path: Path) -> str:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(decode_text(path.read_bytes(), path.name), "lxml")
-    for tag in soup(["script", "style", "noscript", "nav", "header", "footer"]):
+    for tag in soup(_HTML_NOISE):
         tag.decompose()
     lines: list[str] = []
-    body = soup.body or soup
-    for el in body.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "tr", "pre"]):
-        if el.name == "tr":
-            cells = [c.get_text(" ", strip=True) for c in el.find_all(["th", "td"])]
-            lines.append("\t".join(cells))
-            continue
-        if el.find_parent(["li", "table"]) is not None and el.name != "li":
-            continue
-        text = el.get_text(" ", strip=True)
-        if not text:
-            continue
-        if el.name.startswith("h"):
-            lines.extend(["", "#" * int(el.name[1]) + " " + text, ""])
-        elif el.name == "li":
-            lines.append("- " + text)
-        else:
-            lines.extend([text, ""])
+    _html_lines(soup.body or soup, lines)
     return "\n".join(lines)
+
+
+def _html_list(tag: Any, lines: list[str], depth: int) -> None:
+    """Append a list's items as "- " lines; a nested list's items indented under their parent."""
+    for item in tag.find_all("li", recursive=False):
+        nested = [sub.extract() for sub in item.find_all(["ul", "ol"], recursive=False)]
+        text = " ".join(item.get_text(" ", strip=True).split())
+        if text:
+            lines.append("  " * depth + "- " + text)
+        for sub in nested:
+            _html_list(sub, lines, depth + 1)
+
+
+def _html_lines(node: Any, lines: list[str], depth: int = 0) -> None:
+    """Append the text of an HTML element in document order: headings as Markdown headings,
+    list items as "- " lines, table rows as tab-separated cells, any other text as paragraphs."""
+    from bs4 import NavigableString, Tag
+
+    inline: list[str] = []
+
+    def flush() -> None:
+        text = " ".join("".join(inline).split())
+        inline.clear()
+        if text:
+            lines.extend([text, ""])
+
+    for child in node.children:
+        if type(child) is NavigableString:  # comments, doctypes and the like are no text
+            inline.append(str(child))
+        elif not isinstance(child, Tag):
+            continue
+        elif child.name in _HTML_HEADINGS:
+            flush()
+            text = child.get_text(" ", strip=True)
+            if text:
+                lines.extend(["", "#" * int(child.name[1]) + " " + text, ""])
+        elif child.name == "table":
+            flush()
+            for row in child.find_all("tr"):
+                lines.append(
+                    "\t".join(c.get_text(" ", strip=True) for c in row.find_all(["th", "td"]))
+                )
+            lines.append("")
+        elif child.name in {"ul", "ol"}:
+            flush()
+            _html_list(child, lines, depth)
+            lines.append("")
+        elif child.name == "br":
+            flush()
+        elif child.name in _HTML_BLOCKS:
+            flush()
+            _html_lines(child, lines, depth)
+        else:  # inline markup: <b>, <a>, <span> ...
+            inline.append(child.get_text(" "))
+    flush()
 
 
 def _read_pdf(path: Path) -> str:
@@ -171,24 +252,30 @@ def _read_docx(path: Path) -> str:
         doc = DocxDocument(str(path))
     except Exception as exc:  # not a zip, no Word package inside, broken XML: all one failure
         raise IngestError(f"{path.name}: Word-filen är trasig ({exc})") from exc
+    from docx.table import Table
+
     lines: list[str] = []
-    for para in doc.paragraphs:
-        text = para.text.strip()
+    # Paragraphs and tables in document order, so a table stays under its heading.
+    for part in doc.iter_inner_content():
+        if isinstance(part, Table):
+            lines.append("")
+            for row in part.rows:
+                lines.append("\t".join(" ".join(cell.text.split()) for cell in row.cells))
+            lines.append("")
+            continue
+        text = part.text.strip()
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
+        style = (part.style.name if part.style is not None else "") or ""
         level = re.search(r"(?:Heading|Rubrik)\s*(\d)", style)
         if level:
             lines.extend(["", "#" * int(level.group(1)) + " " + text, ""])
-        elif "List" in style:
+        elif style in {"Title", "Rubrik"}:
+            lines.extend(["", "# " + text, ""])
+        elif "list" in style.lower():  # "List Bullet", "Punktlista", "Numrerad lista" ...
             lines.append("- " + text)
         else:
             lines.extend([text, ""])
-    for table in doc.tables:
-        lines.append("")
-        for row in table.rows:
-            lines.append("\t".join(cell.text.strip() for cell in row.cells))
-        lines.append("")
     return "\n".join(lines)
 
 
@@ -230,6 +317,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _grouped(number: int) -> str:
+    """A number with Swedish digit grouping: 2 000 000."""
+    return f"{number:,}".replace(",", " ")
+
+
 def load_document(path: Path, catalog: Catalog, max_chars: int = DEFAULT_MAX_CHARS) -> Document:
     """Read, clean and structure one file.
 
@@ -252,8 +344,8 @@ def load_document(path: Path, catalog: Catalog, max_chars: int = DEFAULT_MAX_CHA
     raw = loader(path)
     if len(raw) > max_chars:
         raise IngestError(
-            f"{path.name}: texten är för lång ({len(raw):,} tecken, gränsen är {max_chars:,}); "
-            "dela upp filen eller höj UNDERLAG_MAX_DOCUMENT_CHARS".replace(",", " ")
+            f"{path.name}: texten är för lång ({_grouped(len(raw))} tecken, gränsen är "
+            f"{_grouped(max_chars)}); dela upp filen eller höj UNDERLAG_MAX_DOCUMENT_CHARS"
         )
     if not raw.strip():
         raise IngestError(f"{path.name}: filen innehåller ingen text")

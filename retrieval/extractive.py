@@ -11,11 +11,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.types import Passage
+import numpy as np
+
+from core.types import Chunk, Passage
 
 Analyser = Callable[[str], list[str]]
 TermWeight = Callable[[str], float]
-SentenceEmbedder = Callable[[list[str]], list[list[float]]]
+SentenceEmbedder = Callable[[list[str]], np.ndarray]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"”(•–-])")
 _AMOUNT = re.compile(
@@ -75,6 +77,7 @@ class ScoredSentence:
     sentence: Sentence
     score: float
     coverage: float
+    similarity: float = 0.0
 
 
 @dataclass(slots=True)
@@ -109,26 +112,38 @@ def specific_terms(question: str) -> list[str]:
     return terms
 
 
-def split_candidates(passage: Passage) -> list[Sentence]:
-    """Cut a passage's text into sentences, list items ("- "), table rows (" | ") and titles."""
-    out: list[Sentence] = []
-    for line_no, raw in enumerate(passage.chunk.text.split("\n")):
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A line-level unit of chunk text: a sentence, a list item, a table row or a title."""
+
+    line: int
+    kind: str
+    text: str
+
+
+def candidate_texts(chunk: Chunk) -> list[Unit]:
+    """Cut a chunk's text into sentences, list items ("- "), table rows (" | ") and titles."""
+    out: list[Unit] = []
+    for line_no, raw in enumerate(chunk.text.split("\n")):
         line = raw.strip()
         if not line:
             continue
         if " | " in line:
-            out.append(Sentence(passage, line, line_no, "row"))
-            continue
-        if line.startswith("- "):
-            out.append(Sentence(passage, line[2:].strip(), line_no, "item"))
-            continue
-        if len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
-            out.append(Sentence(passage, line, line_no, "heading"))
-            continue
-        for part in _SENTENCE_END.split(line):
-            if part.strip():
-                out.append(Sentence(passage, part.strip(), line_no, "text"))
+            out.append(Unit(line_no, "row", line))
+        elif line.startswith("- "):
+            out.append(Unit(line_no, "item", line[2:].strip()))
+        elif len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
+            out.append(Unit(line_no, "heading", line))
+        else:
+            for part in _SENTENCE_END.split(line):
+                if part.strip():
+                    out.append(Unit(line_no, "text", part.strip()))
     return out
+
+
+def split_candidates(passage: Passage) -> list[Sentence]:
+    """The candidate sentences of a passage."""
+    return [Sentence(passage, u.text, u.line, u.kind) for u in candidate_texts(passage.chunk)]
 
 
 def _type_fit(types: set[str], text: str) -> float:
@@ -158,16 +173,15 @@ class ExtractiveAnswerer:
         analyse: Analyser,
         weight: TermWeight,
         embed_sentences: SentenceEmbedder | None = None,
-        embed_query: Callable[[str], list[float]] | None = None,
         max_sentences: int = 3,
         max_list_items: int = 8,
     ) -> None:
         self._analyse = analyse
         self._weight = weight
         self._embed_sentences = embed_sentences
-        self._embed_query = embed_query
         self._max_sentences = max_sentences
         self._max_list_items = max_list_items
+        self.semantic_weight = 10.0
 
     def _coverage(self, query: dict[str, float], terms: set[str]) -> float:
         total = sum(query.values())
@@ -181,6 +195,7 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         focus: str | None = None,
         dense_scores: dict[str, float] | None = None,
+        query_vector: Sequence[float] | None = None,
     ) -> Selection:
         """Choose the sentences that answer ``question`` and compute refusal features.
 
@@ -190,6 +205,7 @@ class ExtractiveAnswerer:
             focus: The question as typed, when it was rewritten from a follow-up; its words
                 weigh more than the words brought in from the conversation.
             dense_scores: Cosine similarity of each chunk id to the question.
+            query_vector: The question's embedding, to compare with sentence embeddings.
 
         Returns:
             The selected sentences, best first, and the features for the refusal model.
@@ -201,20 +217,14 @@ class ExtractiveAnswerer:
             for term in set(self._analyse(focus)):
                 query[term] = query.get(term, self._weight(term)) * 1.6
         types = answer_types(focus or question)
-        english = is_english(question)
         candidates = [s for p in passages for s in split_candidates(p)]
         if not candidates:
             return Selection([], self._features(question, query, passages, [], dense_scores))
         top_score = max(p.score for p in passages) or 1.0
-        semantic: list[float] = [0.0] * len(candidates)
-        if english and self._embed_sentences and self._embed_query:
-            # English questions share few words with Swedish text: compare meanings instead,
-            # on the sentences of the best passages only (each costs an embedding).
-            pool = [i for i, s in enumerate(candidates) if s.passage.rank <= 3][:24]
-            vectors = self._embed_sentences([candidates[i].text for i in pool])
-            qvec = self._embed_query(question)
-            for i, vec in zip(pool, vectors, strict=True):
-                semantic[i] = _cosine(qvec, vec)
+        semantic = np.zeros(len(candidates), dtype=np.float32)
+        if self._embed_sentences is not None and query_vector is not None:
+            vectors = self._embed_sentences([c.text for c in candidates])
+            semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
         scored: list[ScoredSentence] = []
         for i, sent in enumerate(candidates):
             terms = set(self._analyse(sent.text))
@@ -223,13 +233,12 @@ class ExtractiveAnswerer:
             context = self._coverage(query, terms | heading_terms)
             score = coverage + 0.35 * context + 0.2 * (sent.passage.score / top_score)
             score += _type_fit(types, sent.text)
-            if english:
-                score += 2.0 * max(0.0, semantic[i] - 0.75)
+            score += self.semantic_weight * (float(semantic[i]) - 0.8)
             if sent.kind == "heading":
                 score -= 0.4
             if len(sent.text.split()) < 4 and sent.kind == "text":
                 score -= 0.1
-            scored.append(ScoredSentence(sent, score, coverage))
+            scored.append(ScoredSentence(sent, score, coverage, float(semantic[i])))
         scored.sort(key=lambda s: s.score, reverse=True)
         chosen = self._choose(scored, types)
         return Selection(chosen, self._features(question, query, passages, scored, dense_scores))
@@ -262,7 +271,7 @@ class ExtractiveAnswerer:
                     break
                 expected += 1
                 if sib.text not in seen:
-                    items.append(ScoredSentence(sib, best.score * 0.9, best.coverage))
+                    items.append(ScoredSentence(sib, best.score * 0.9, best.coverage, best.similarity))
                     seen.add(sib.text)
             if items:
                 chosen = [best, *items] + [c for c in chosen[1:] if c.sentence.passage is not lead.passage][:1]
@@ -278,19 +287,32 @@ class ExtractiveAnswerer:
     ) -> dict[str, float]:
         top = list(passages[:3])
         context_terms: set[str] = set()
-        context_text = ""
         for p in top:
             context_terms |= set(self._analyse(p.chunk.text + " " + " ".join(p.chunk.heading_path)))
-            context_text += " " + p.chunk.text.lower() + " " + " ".join(p.chunk.heading_path).lower()
-        flat = re.sub(r"\s", "", context_text)
         specific = specific_terms(question)
-        missing = [t for t in specific if (t not in context_text and t not in flat)]
+        best_chunk = scored[0].sentence.passage.chunk if scored else None
         dense = dense_scores or {}
+        types = answer_types(question)
         return {
             "dense_top": max((dense.get(p.chunk.chunk_id, 0.0) for p in passages), default=0.0),
             "best_coverage": max((s.coverage for s in scored), default=0.0),
             "best_score": scored[0].score if scored else 0.0,
+            "best_similarity": max((s.similarity for s in scored), default=0.0),
             "context_coverage": self._coverage(query, context_terms),
-            "missing_specific": len(missing) / len(specific) if specific else 0.0,
+            "missing_specific": _missing_share(specific, [p.chunk for p in top]),
+            "missing_specific_best": _missing_share(specific, [best_chunk] if best_chunk else []),
+            "type_fit_best": _type_fit(types, scored[0].sentence.text) if scored else -1.0,
             "english": 1.0 if is_english(question) else 0.0,
         }
+
+
+def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:
+    """Share of a question's figures and names found in none of the chunks (title, headings)."""
+    if not terms:
+        return 0.0
+    text = " ".join(
+        f"{c.title} {c.date} {' '.join(c.heading_path)} {c.text}".lower() for c in chunks
+    )
+    flat = re.sub(r"\s", "", text)
+    missing = [t for t in terms if t not in text and t not in flat]
+    return len(missing) / len(terms)

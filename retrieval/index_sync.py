@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 
 from core.config import Settings
+from core.embedders import Embedder
 from core.errors import UnderlagError
 from core.store import ChunkStore
 from core.types import Chunk
 from retrieval.glossary import GlossaryEntry, extract_glossary, load_glossary, merge_glossaries
+from retrieval.extractive import candidate_texts
 from retrieval.lexical import LexicalIndex, LexicalSettings
+from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,16 @@ def refresh_lexical_index(settings: Settings, store: ChunkStore) -> LexicalIndex
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     index.save(settings.lexical_path)
     return index
+
+
+def refresh_sentence_vectors(settings: Settings, store: ChunkStore, embedder: Embedder) -> int:
+    """Embed the candidate sentences of every chunk not embedded yet; returns how many."""
+    cache = SentenceVectors(settings.sentence_vectors_path, embedder)
+    texts = [s.text for chunk in store.all_chunks() for s in candidate_texts(chunk)]
+    added = cache.ensure(texts)
+    cache.prune(texts)
+    cache.save()
+    return added
 
 
 def load_lexical_index(settings: Settings, store: ChunkStore) -> tuple[LexicalIndex, list[Chunk]]:

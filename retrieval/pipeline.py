@@ -13,21 +13,26 @@ from typing import Any
 
 from core.config import Settings
 from core.embedders import Embedder, make_embedder
-from core.errors import InputError
+from core.errors import ConfigError, InputError, LLMUnavailable
+from core.llms import make_chat_model
 from core.store import ChunkStore
 from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.extractive import ExtractiveAnswerer
 from retrieval.followup import rewrite_followup
+from retrieval.generate import rewrite_question, stream_answer
 from retrieval.glossary import GlossaryEntry
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
 from retrieval.refusal import RefusalModel
-from retrieval.search import HybridRetriever, fit_context
+from retrieval.search import HybridRetriever, SearchResult, fit_context
+from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MODES = ("extractive", "llm")
+LLM_UNAVAILABLE_NOTICE = "Språkmodellen svarar inte just nu; här är citat ur underlaget i stället."
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,7 @@ class Pipeline:
             use_glossary=settings.use_glossary,
             dense_weight=settings.dense_weight,
         )
+        self.sentence_vectors = SentenceVectors(settings.sentence_vectors_path, embedder)
         df: Counter[str] = Counter()
         for chunk in chunks:
             df.update(set(lexical.query_terms(chunk.embed_text)))
@@ -104,15 +110,20 @@ class Pipeline:
         self.answerer = ExtractiveAnswerer(
             lambda text: list(lexical.query_terms(text)),
             lambda term: self._idf.get(term, self._idf_unknown),
-            embed_sentences=embedder.embed_documents,
-            embed_query=embedder.embed_query,
+            embed_sentences=self.sentence_vectors.vectors_for,
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, llm: Any = None) -> Pipeline:
         """Open the index the settings point at.
 
+        Args:
+            settings: Where the index is and how to answer.
+            llm: A LangChain chat model for the "llm" mode; by default the one the settings
+                configure (``core.llms.make_chat_model``), or none.
+
         Raises:
+            ConfigError: the configured language model is unknown or incomplete.
             IndexMissingError: nothing has been ingested yet.
             IndexMismatchError: the index was built with another embedder.
             IndexUnavailableError: the Chroma server cannot be reached.
@@ -122,6 +133,8 @@ class Pipeline:
         store.metadata()  # raises IndexMissingError / IndexMismatchError early
         lexical, chunks = load_lexical_index(settings, store)
         glossary = load_glossary_for(settings, chunks)
+        if llm is None:
+            llm = make_chat_model(settings)
         return cls(settings, embedder, store, lexical, chunks, glossary, RefusalModel.load(), llm)
 
     # -- information for the page ---------------------------------------------------------
@@ -169,8 +182,8 @@ class Pipeline:
 
     def context(
         self, question: str, filters: Filters | None = None
-    ) -> tuple[list[Passage], dict[str, float], dict[str, float]]:
-        """The passages handed to the answerer, the dense scores, and timings in ms."""
+    ) -> tuple[list[Passage], SearchResult]:
+        """The passages handed to the answerer and the raw search result."""
         result = self.retriever.search(question, self.settings.top_k, filters)
         allowed = self.retriever.allowed_chunk_ids(filters)
         passages = fit_context(
@@ -179,7 +192,7 @@ class Pipeline:
             self._by_position if self.settings.use_neighbours else None,
             allowed,
         )
-        return passages, result.dense, result.timings
+        return passages, result
 
     def ask(
         self,
@@ -194,38 +207,61 @@ class Pipeline:
             question: The question as typed.
             history: Earlier turns of the conversation, oldest first.
             filters: Documents, types, years and access groups allowed.
-            mode: "extractive" (default) or "llm".
+            mode: "extractive" or "llm"; by default the settings' ``answer_mode``. Without a
+                language model, or when it fails, "llm" gives the extractive answer with a notice.
 
         Raises:
             InputError: the question is empty or too long.
+            ConfigError: the mode is unknown.
         """
+        if self._mode(mode) == "llm":
+            final = None
+            for item in self._stream_llm(question, history, filters):
+                if isinstance(item, Answer):
+                    final = item
+            assert final is not None
+            return final
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
         history = list(history)[-self.settings.max_history_turns :]
         standalone = self.standalone(question, history)
         t0 = time.perf_counter()
-        passages, dense, timings = self.context(standalone, filters)
+        passages, result = self.context(standalone, filters)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        answer = self._extractive(question, standalone, passages, dense)
+        answer = self._extractive(question, standalone, passages, result)
         answer_ms = (time.perf_counter() - t0) * 1000
+        self._save_sentence_vectors()
         timings = {
-            **timings,
+            **result.timings,
             "retrieve_ms": retrieve_ms,
             "answer_ms": answer_ms,
             "total_ms": (time.perf_counter() - started) * 1000,
         }
         return replace(answer, timings=timings)
 
+    def _save_sentence_vectors(self) -> None:
+        # Sentences embedded on the fly (e.g. after a re-ingest from the page) are kept.
+        try:
+            self.sentence_vectors.save()
+        except OSError as exc:
+            log.warning("Could not save sentence vectors: %s", exc)
+
     def _extractive(
         self,
         question: str,
         standalone: str,
         passages: list[Passage],
-        dense: dict[str, float],
+        result: SearchResult,
     ) -> Answer:
         focus = question if standalone != question else None
-        selection = self.answerer.select(standalone, passages, focus=focus, dense_scores=dense)
+        selection = self.answerer.select(
+            standalone,
+            passages,
+            focus=focus,
+            dense_scores=result.dense,
+            query_vector=result.query_vector,
+        )
         refused = not selection.sentences or self.refusal.refuses(selection.features)
         if refused:
             return Answer(
@@ -246,12 +282,87 @@ class Pipeline:
         filters: Filters | None = None,
         mode: str | None = None,
     ) -> Iterator[str | Answer]:
-        """Yield pieces of the answer text as they are ready, then the final Answer."""
-        answer = self.ask(question, history, filters, mode)
+        """Yield pieces of the answer text as they are ready, then the final Answer.
+
+        The final Answer is authoritative: in "llm" mode its text may differ from the pieces
+        (verification removes bad markers; a failed model gives the extractive answer).
+        """
+        if self._mode(mode) == "llm":
+            yield from self._stream_llm(question, history, filters)
+            return
+        answer = self.ask(question, history, filters, "extractive")
         yield answer.text
         yield answer
 
+    def _mode(self, mode: str | None) -> str:
+        chosen = mode or self.settings.answer_mode
+        if chosen not in MODES:
+            raise ConfigError(f"Okänt svarsläge {chosen!r}; giltiga är: {', '.join(MODES)}.")
+        return chosen
+
+    def _stream_llm(
+        self, question: str, history: Sequence[Turn], filters: Filters | None
+    ) -> Iterator[str | Answer]:
+        """The "llm" mode: LLM rewrite, retrieval, generation and verification, with fallback."""
+        started = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        history = list(history)[-self.settings.max_history_turns :]
+        llm_up = self.llm is not None
+        rewritten = False
+        standalone = rewrite_followup(question, history)
+        t0 = time.perf_counter()
+        if llm_up and standalone != question:
+            try:
+                standalone = rewrite_question(self.llm, question, history)
+                rewritten = True
+            except LLMUnavailable as exc:
+                log.warning("language model unavailable for the rewrite: %s", exc)
+                llm_up = False
+        rewrite_ms = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        passages, result = self.context(standalone, filters)
+        timings = {**result.timings, "rewrite_ms": rewrite_ms}
+        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+
+        def extractive() -> Answer:
+            answer = self._extractive(question, standalone, passages, result)
+            self._save_sentence_vectors()
+            return answer
+
+        t0 = time.perf_counter()
+        answer: Answer | None = None
+        if llm_up:
+            earlier = ""
+            if standalone != question and not rewritten:
+                earlier = next((t.content for t in reversed(history) if t.role == "user"), "")
+            try:
+                for item in stream_answer(
+                    self.llm,
+                    question,
+                    passages,
+                    extractive=extractive,
+                    prompt_question=standalone if rewritten else question,
+                    earlier=earlier,
+                    standalone=standalone,
+                ):
+                    if isinstance(item, Answer):
+                        answer = item
+                        continue
+                    timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
+                    yield item
+            except LLMUnavailable as exc:
+                log.warning("language model unavailable: %s", exc)
+                answer = None
+        if answer is None:
+            answer = replace(extractive(), notice=LLM_UNAVAILABLE_NOTICE)
+            yield answer.text
+        timings["answer_ms"] = (time.perf_counter() - t0) * 1000
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        yield replace(answer, timings=timings)
+
     def refusal_features(self, question: str, filters: Filters | None = None) -> dict[str, float]:
         """The refusal model's inputs for a question (for calibration)."""
-        passages, dense, _ = self.context(question, filters)
-        return self.answerer.select(question, passages, dense_scores=dense).features
+        passages, result = self.context(question, filters)
+        return self.answerer.select(
+            question, passages, dense_scores=result.dense, query_vector=result.query_vector
+        ).features

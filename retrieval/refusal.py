@@ -13,11 +13,24 @@ import numpy as np
 FEATURES = (
     "dense_top",
     "best_coverage",
-    "best_score",
+    "best_similarity",
     "context_coverage",
     "missing_specific",
+    "missing_specific_best",
+    "type_fit_best",
     "english",
 )
+# The direction each feature may push: more evidence must never make a refusal more likely.
+SIGNS = {
+    "dense_top": 1,
+    "best_coverage": 1,
+    "best_similarity": 1,
+    "context_coverage": 1,
+    "missing_specific": -1,
+    "missing_specific_best": -1,
+    "type_fit_best": 1,
+    "english": 0,
+}
 DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 
 
@@ -62,8 +75,29 @@ PRIOR = RefusalModel(
 def fit_refusal_model(
     rows: Sequence[Mapping[str, float]],
     labels: Sequence[bool],
-    l2: float = 0.1,
+    l2: float = 1.0,
     iterations: int = 200,
+    max_false_refusal: float = 0.10,
+) -> RefusalModel:
+    """Fit a monotone logistic model: features whose weight comes out against their sign are
+    dropped and the rest refitted, so the model stays explainable on a small calibration set.
+    """
+    features = list(FEATURES)
+    while True:
+        model = _fit_logistic(rows, labels, features, l2, iterations, max_false_refusal)
+        wrong = [f for f in features if SIGNS[f] * model.weights[f] < 0]
+        if not wrong:
+            return model
+        features.remove(min(wrong, key=lambda f: SIGNS[f] * model.weights[f]))
+
+
+def _fit_logistic(
+    rows: Sequence[Mapping[str, float]],
+    labels: Sequence[bool],
+    features: Sequence[str],
+    l2: float,
+    iterations: int,
+    max_false_refusal: float,
 ) -> RefusalModel:
     """Fit logistic weights by Newton's method with L2 regularisation.
 
@@ -74,10 +108,15 @@ def fit_refusal_model(
         iterations: Newton steps at most.
 
     Returns:
-        The fitted model, with the threshold that maximises balanced accuracy.
+        The fitted model, with the highest threshold that refuses at most
+        ``max_false_refusal`` of the answerable calibration questions.
     """
-    x = np.asarray([[float(r.get(f, 0.0)) for f in FEATURES] for r in rows], dtype=np.float64)
-    x = np.hstack([np.ones((len(rows), 1)), x])
+    raw = np.asarray([[float(r.get(f, 0.0)) for f in features] for r in rows], dtype=np.float64)
+    # Standardise so the penalty treats features of small range (similarities) fairly.
+    mean = raw.mean(axis=0)
+    std = raw.std(axis=0)
+    std[std < 1e-9] = 1.0
+    x = np.hstack([np.ones((len(rows), 1)), (raw - mean) / std])
     y = np.asarray(labels, dtype=np.float64)
     w = np.zeros(x.shape[1])
     penalty = np.eye(x.shape[1]) * l2
@@ -90,15 +129,13 @@ def fit_refusal_model(
         w -= step
         if float(np.abs(step).max()) < 1e-8:
             break
-    model = RefusalModel(dict(zip(FEATURES, (float(v) for v in w[1:]), strict=True)), float(w[0]))
+    raw_weights = w[1:] / std
+    bias = float(w[0] - (raw_weights * mean).sum())
+    model = RefusalModel(dict(zip(features, (float(v) for v in raw_weights), strict=True)), bias)
     probs = [model.probability(r) for r in rows]
-    best_t, best_acc = 0.5, -1.0
-    for t in np.linspace(0.2, 0.8, 61):
-        tp = sum(1 for pr, lab in zip(probs, labels, strict=True) if lab and pr >= t)
-        tn = sum(1 for pr, lab in zip(probs, labels, strict=True) if not lab and pr < t)
-        pos = max(1, sum(labels))
-        neg = max(1, len(labels) - sum(labels))
-        acc = 0.5 * (tp / pos + tn / neg)
-        if acc > best_acc + 1e-9:
-            best_t, best_acc = float(t), acc
+    # The product's promise: at most this share of answerable questions refused; within it,
+    # refuse as many unanswerable ones as possible.
+    answerable = sorted(pr for pr, lab in zip(probs, labels, strict=True) if lab)
+    allowed = int(max_false_refusal * len(answerable))
+    best_t = answerable[allowed] if answerable else 0.5
     return RefusalModel(model.weights, model.bias, best_t)

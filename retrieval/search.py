@@ -23,6 +23,7 @@ class SearchResult:
     lexical: dict[str, float]
     timings: dict[str, float]
     expanded_query: str
+    query_vector: list[float] | None = None
 
 
 class HybridRetriever:
@@ -81,6 +82,7 @@ class HybridRetriever:
         dense: dict[str, float] = {}
         lexical: dict[str, float] = {}
         rankings: list[list[str]] = []
+        vector: list[float] | None = None
         if self._use_dense and (allowed is None or allowed):
             t0 = time.perf_counter()
             vector = self._embedder.embed_query(expanded)
@@ -107,7 +109,7 @@ class HybridRetriever:
             Passage(self._chunks[cid], score, rank)
             for rank, (cid, score) in enumerate(fused, start=1)
         ]
-        return SearchResult(passages, dense, lexical, timings, expanded)
+        return SearchResult(passages, dense, lexical, timings, expanded, vector)
 
 
 def neighbours(chunk: Chunk, by_position: Mapping[tuple[str, int], Chunk]) -> list[Chunk]:

