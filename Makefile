@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test test-fast ingest eval lint typecheck golden bench install install-test llm browser clean
+.PHONY: run test test-fast ingest eval lint typecheck golden bench calibrate install install-test llm browser clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,10 @@ ingest: $(STAMP)
 run: ingest
 	$(VENV)/bin/streamlit run app.py --server.address localhost --server.port 8501 --server.headless true --browser.gatherUsageStats false
 
+# Every test (unit, slow, llm, browser), then the evaluation gate on the ingested corpus.
 test: install-test
 	$(PY) -m pytest -q
+	$(VENV)/bin/underlag ingest --quiet
 	$(VENV)/bin/underlag eval --gate
 
 test-fast: $(TEST_STAMP)
@@ -72,6 +74,10 @@ golden: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
+
+# Refit the refusal model on retrieval/calibration/questions.jsonl (never on the eval set).
+calibrate: ingest
+	$(PY) -m retrieval.calibrate
 
 clean:
 	rm -rf .underlag

@@ -853,10 +853,10 @@ def render_evaluation(pipeline: Any, settings: Settings, user: User) -> None:
             .mark_bar()
             .encode(
                 x=alt.X("Värde:Q", scale=alt.Scale(domain=[0, 1]), title=None),
-                y=alt.Y("Frågetyp:N", title=None, sort=None),
+                y=alt.Y("Frågetyp:N", title=None, sort=None, axis=alt.Axis(labelOverlap=False)),
                 tooltip=["Mått", "Frågetyp", alt.Tooltip("Värde:Q", format=".2f")],
             )
-            .properties(width=220, height=alt.Step(18))
+            .properties(width=220, height=alt.Step(22))
         )
         st.altair_chart(
             bars.facet(facet=alt.Facet("Mått:N", title=None, sort=None), columns=2).resolve_axis(

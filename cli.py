@@ -103,7 +103,9 @@ def _cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="underlag", description="Frågor och svar om era dokument.")
+    parser = argparse.ArgumentParser(
+        prog="underlag", description="Frågor och svar om era dokument."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="visa loggning")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -121,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--year", action="append", type=int, help="sök bara i dokument från året")
     ask.add_argument("--mode", choices=["extractive", "llm"], default=None, help="svarsläge")
     ask.set_defaults(func=_cmd_ask)
+
+    from evals.run import register_eval_command
+
+    register_eval_command(sub)
 
     feedback = sub.add_parser("feedback", help="återkopplingen från sidan")
     feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)

@@ -111,11 +111,11 @@ class EvalReport(BaseModel):
     metrics: dict[str, float | None]
     by_kind: dict[str, dict[str, float | None]]
     by_lang: dict[str, dict[str, float | None]]
+    failures: list[str]  # ids of the questions with at least one problem
     questions: list[QuestionResult]
 
-    @property
-    def failures(self) -> list[QuestionResult]:
-        """The questions with at least one problem."""
+    def failing_questions(self) -> list[QuestionResult]:
+        """The questions with at least one problem, in set order."""
         return [q for q in self.questions if q.problems]
 
 
@@ -265,6 +265,7 @@ def run_eval(
         metrics=metrics,
         by_kind=breakdown(scores, lambda q: q.kind),
         by_lang=breakdown(scores, lambda q: q.lang),
+        failures=[r.id for r in results if r.problems],
         questions=results,
     )
 
@@ -451,7 +452,7 @@ def format_table(report: EvalReport) -> str:
 
 def format_failures(report: EvalReport, limit: int = 20) -> str:
     """The failing questions, one line each (the JSON report has the details)."""
-    failures = report.failures
+    failures = report.failing_questions()
     lines = [f"{len(failures)} av {len(report.questions)} frågor har problem:"]
     for q in failures[:limit]:
         lines.append(f"  {q.id} [{q.kind}/{q.lang}] {'; '.join(q.problems)}")

@@ -36,7 +36,9 @@ def fit_on_pipeline(pipeline: Pipeline, questions: list[tuple[str, bool]]) -> Re
     return fit_refusal_model(features, [answerable for _, answerable in questions])
 
 
-def balanced_accuracy(model: RefusalModel, pipeline: Pipeline, questions: list[tuple[str, bool]]) -> float:
+def balanced_accuracy(
+    model: RefusalModel, pipeline: Pipeline, questions: list[tuple[str, bool]]
+) -> float:
     """Mean of the answer rate on answerable and the refusal rate on unanswerable questions."""
     pos = [not model.refuses(pipeline.refusal_features(q)) for q, a in questions if a]
     neg = [model.refuses(pipeline.refusal_features(q)) for q, a in questions if not a]
@@ -54,7 +56,10 @@ def main() -> None:
     model = fit_on_pipeline(pipeline, questions)
     model.save(args.out)
     log.info("weights %s bias %.3f threshold %.2f", model.weights, model.bias, model.threshold)
-    log.info("balanced accuracy on the calibration set: %.3f", balanced_accuracy(model, pipeline, questions))
+    log.info(
+        "balanced accuracy on the calibration set: %.3f",
+        balanced_accuracy(model, pipeline, questions),
+    )
 
 
 if __name__ == "__main__":

@@ -75,7 +75,9 @@ def build_extractive_answer(
         if sent.kind in {"item", "row"}:
             parts.append(f"\n- {sent.text} {marker}")
         else:
-            parts.append(f"{'' if not parts or parts[-1].startswith(chr(10)) else ' '}{sent.text} {marker}")
+            parts.append(
+                f"{'' if not parts or parts[-1].startswith(chr(10)) else ' '}{sent.text} {marker}"
+            )
     text = "".join(parts).strip()
     citations = tuple(
         citation_for(n, by_chunk[cid], " … ".join(quotes[cid])) for cid, n in numbers.items()

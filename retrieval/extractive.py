@@ -21,7 +21,8 @@ SentenceEmbedder = Callable[[list[str]], np.ndarray]
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÅÄÖ0-9\"”(•–-])")
 _AMOUNT = re.compile(
-    r"\d[\d  ]*(?:,\d+)?\s*(?:kr\b|kronor|miljoner|miljarder|mnkr|tkr|msek|sek\b)|\d{1,3}(?: \d{3})+",
+    r"\d[\d  ]*(?:,\d+)?\s*(?:kr\b|kronor|miljoner|miljarder|mnkr|tkr|msek|sek\b)"
+    r"|\d{1,3}(?: \d{3})+",
     re.IGNORECASE,
 )
 _PERCENT = re.compile(r"\d+(?:,\d+)?\s*(?:%|procent)", re.IGNORECASE)
@@ -55,8 +56,38 @@ _ASKS = {
     ),
 }
 _ENGLISH_WORDS = frozenset(
-    """the what which who how when where is are was were does do did of for to in and much many
-    by with on from that this there their about""".split()
+    [
+        "the",
+        "what",
+        "which",
+        "who",
+        "how",
+        "when",
+        "where",
+        "is",
+        "are",
+        "was",
+        "were",
+        "does",
+        "do",
+        "did",
+        "of",
+        "for",
+        "to",
+        "in",
+        "and",
+        "much",
+        "many",
+        "by",
+        "with",
+        "on",
+        "from",
+        "that",
+        "this",
+        "there",
+        "their",
+        "about",
+    ]
 )
 
 
@@ -146,19 +177,20 @@ def split_candidates(passage: Passage) -> list[Sentence]:
     return [Sentence(passage, u.text, u.line, u.kind) for u in candidate_texts(passage.chunk)]
 
 
-def _type_fit(types: set[str], text: str) -> float:
+def _type_fit(types: set[str], text: str, strength: float = 1.0) -> float:
+    """How well a sentence holds the kind of fact asked for (an amount, a date, a name ...)."""
     fit = 0.0
     if "amount" in types:
-        fit += 0.3 if _AMOUNT.search(text) else -0.15
+        fit += 0.5 if _AMOUNT.search(text) else -0.4
     if "count" in types:
-        fit += 0.2 if _NUMBER.search(text) else -0.15
+        fit += 0.4 if _NUMBER.search(text) else -0.3
     if "percent" in types:
-        fit += 0.3 if _PERCENT.search(text) else -0.1
+        fit += 0.5 if _PERCENT.search(text) else -0.3
     if "date" in types:
-        fit += 0.2 if _DATE.search(text) else -0.1
+        fit += 0.4 if _DATE.search(text) else -0.3
     if "person" in types:
-        fit += 0.2 if _PERSON.search(text) else -0.05
-    return fit
+        fit += 0.5 if _PERSON.search(text) else -0.3
+    return strength * fit
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
@@ -182,6 +214,7 @@ class ExtractiveAnswerer:
         self._max_sentences = max_sentences
         self._max_list_items = max_list_items
         self.semantic_weight = 10.0
+        self.type_strength = 0.4
 
     def _coverage(self, query: dict[str, float], terms: set[str]) -> float:
         total = sum(query.values())
@@ -232,7 +265,7 @@ class ExtractiveAnswerer:
             coverage = self._coverage(query, terms)
             context = self._coverage(query, terms | heading_terms)
             score = coverage + 0.35 * context + 0.2 * (sent.passage.score / top_score)
-            score += _type_fit(types, sent.text)
+            score += _type_fit(types, sent.text, self.type_strength)
             score += self.semantic_weight * (float(semantic[i]) - 0.8)
             if sent.kind == "heading":
                 score -= 0.4
@@ -271,10 +304,14 @@ class ExtractiveAnswerer:
                     break
                 expected += 1
                 if sib.text not in seen:
-                    items.append(ScoredSentence(sib, best.score * 0.9, best.coverage, best.similarity))
+                    items.append(
+                        ScoredSentence(sib, best.score * 0.9, best.coverage, best.similarity)
+                    )
                     seen.add(sib.text)
             if items:
-                chosen = [best, *items] + [c for c in chosen[1:] if c.sentence.passage is not lead.passage][:1]
+                chosen = [best, *items] + [
+                    c for c in chosen[1:] if c.sentence.passage is not lead.passage
+                ][:1]
         return chosen
 
     def _features(

