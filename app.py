@@ -111,10 +111,24 @@ _HIGHLIGHT_END = "\x03"
 _QUOTE_SEPARATOR = " … "
 
 
+# Markdown turns some plain words into links or icons after parsing, so escaping cannot stop it:
+# e-mail addresses, www. and scheme: addresses, and :shortcodes:. An invisible word joiner
+# (U+2060) after the trigger keeps them text.
+_WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(
+    r"@|(?i:\bwww)(?=\.)|(?i:\b(?:https?|ftp|mailto|xmpp))(?=:)|:(?=[^\W\d_])"
+)
+
+
+def _defuse(text: str) -> str:
+    return _AUTOLINK_TRIGGERS.sub(lambda m: m.group(0) + _WORD_JOINER, text)
+
+
 def escape_md(text: str) -> str:
-    """One line of text as Markdown that renders exactly as the text: no markup, no HTML."""
+    """One line of text as Markdown that renders exactly as the text: no markup, no HTML,
+    no links or icons made from it."""
     text = text.replace(_HIGHLIGHT_START, "").replace(_HIGHLIGHT_END, "")
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _MD_SPECIAL.sub(r"\\\1", _defuse(" ".join(text.split())))
 
 
 def text_md(text: str) -> str:
@@ -129,7 +143,7 @@ def text_md(text: str) -> str:
                 paragraphs.append("  \n".join(lines))
                 lines = []
             continue
-        lines.append(_MD_SPECIAL.sub(r"\\\1", " ".join(line.split())))
+        lines.append(_MD_SPECIAL.sub(r"\\\1", _defuse(" ".join(line.split()))))
     if lines:
         paragraphs.append("  \n".join(lines))
     return "\n\n".join(paragraphs)
@@ -209,7 +223,7 @@ def pipeline_key(settings: Settings) -> str:
     return json.dumps(values, sort_keys=True, default=str)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=3)
 def load_pipeline(_settings: Settings, key: str) -> Any:
     """The pipeline over the index the settings point at; ``key`` only keys the cache."""
     from retrieval.pipeline import Pipeline
@@ -300,13 +314,12 @@ def _messages() -> list[Message]:
 
 
 def history_turns(messages: Sequence[Message]) -> list[Turn]:
-    """The conversation as Turns for the pipeline: questions and answers, no error messages."""
+    """The conversation as Turns for the pipeline: each answered question and its answer
+    (a question that got a message instead, such as "too long", is left out)."""
     turns: list[Turn] = []
     for message in messages:
-        if message.role == "user":
-            turns.append(Turn("user", message.text))
-        elif message.answer is not None:
-            turns.append(Turn("assistant", message.answer.text))
+        if message.answer is not None:
+            turns += [Turn("user", message.question), Turn("assistant", message.answer.text)]
     return turns
 
 
@@ -385,7 +398,8 @@ def _answer_or_notice(
     msg_id = uuid.uuid4().hex
 
     def notice(text: str, kind: str = "warning") -> Message:
-        return Message(id=msg_id, role="assistant", text=text, question=question, notice_kind=kind)
+        asked = question[: settings.max_question_chars]
+        return Message(id=msg_id, role="assistant", text=text, question=asked, notice_kind=kind)
 
     if not within_rate_limit(settings.requests_per_minute):
         return notice(
@@ -668,13 +682,16 @@ def catalog_descriptions(corpus_dir: Path) -> dict[str, str]:
 
 def source_doc_ids(corpus_dir: Path) -> dict[str, str]:
     """Every name a glossary entry may give as its source -> document id (ids, file stems)."""
-    from ingest.load import load_catalog, slugify
+    from ingest.load import list_corpus, load_catalog, slugify
 
     try:
         catalog = load_catalog(corpus_dir)
     except UnderlagError:
         return {}
     names: dict[str, str] = {}
+    if corpus_dir.is_dir():  # files outside the catalog get their id from the file name
+        for path in list_corpus(corpus_dir)[0]:
+            names.update({path.stem: slugify(path.stem), path.name: slugify(path.stem)})
     for name, entry in catalog.entries.items():
         doc_id = str(entry.get("id") or slugify(Path(name).stem))
         names.update({doc_id: doc_id, Path(name).stem: doc_id, name: doc_id})
@@ -738,34 +755,38 @@ def render_onboarding(pipeline: Any, settings: Settings, user: User) -> None:
             st.button(question, key=f"suggestion-{i}", on_click=ask_suggestion, args=(question,))
     else:
         st.markdown("Inga exempelfrågor kan besvaras med de dokument du har tillgång till.")
-    render_glossary(pipeline, settings, documents)
+    render_glossary(pipeline, settings, documents, user.groups)
 
 
-def render_glossary(pipeline: Any, settings: Settings, documents: Sequence[DocumentMeta]) -> None:
-    """The acronyms with their full names and where they are defined; only entries drawn from
-    documents the user may read (or from no document at all)."""
+def render_glossary(
+    pipeline: Any, settings: Settings, documents: Sequence[DocumentMeta], groups: tuple[str, ...]
+) -> None:
+    """The acronyms with their full names and where they are defined: the pipeline's glossary
+    for the user's groups, and never an entry whose source is a document outside them."""
     import pandas as pd
 
     st.subheader("Ordlista")
     visible = {d.doc_id: d for d in documents}
+    indexed = {d.doc_id for d in pipeline.documents()}
     names = source_doc_ids(settings.corpus_dir)
+    glossary = pipeline.glossary_for(groups)
     rows: list[dict[str, str]] = []
-    for acronym in sorted(pipeline.glossary, key=str.lower):
-        entry = pipeline.glossary[acronym]
+    for acronym in sorted(glossary, key=str.lower):
+        entry = glossary[acronym]
         where = quote = ""
-        if entry.source:
-            doc_id = names.get(entry.source, entry.source)
-            if doc_id not in visible:
-                continue  # drawn from a document outside the user's groups, or not indexed
+        doc_id = names.get(entry.source, entry.source) if entry.source else ""
+        if doc_id in visible:
             where = visible[doc_id].title
             quote = entry.quote if entry.defined_in_corpus else ""
+        elif doc_id in indexed:
+            continue  # drawn from a document outside the user's groups
         if not entry.defined_in_corpus:
             where = "Skrivs inte ut i dokumenten"
         rows.append(
             {
                 "Förkortning": escape_md(entry.acronym),
                 "Betydelse": escape_md(entry.expansion),
-                "Definieras i": escape_md(where),
+                "Definieras i": escape_md(where or "–"),
                 "Citat": escape_md(quote),
             }
         )
@@ -907,7 +928,7 @@ def render_failures(report: Any, pipeline: Any, user: User) -> None:
     document, since the report quotes all of them."""
     import pandas as pd
 
-    failures = report.failures
+    failures = [q for q in report.questions if q.problems]
     st.subheader(f"Frågor med problem ({len(failures)} av {len(report.questions)})")
     if pipeline is None:
         st.markdown("Visas när dokumentindexet är inläst.")
@@ -1017,8 +1038,13 @@ def _open_pipeline(settings: Settings) -> tuple[Any, Any]:
         )
         st.button("Läs in dokumenten", key="ingest-now", on_click=request_ingest, type="primary")
 
+    from ingest.index import read_state
+
+    # The last ingest's generation is part of the key, so an ingest from the command line while
+    # the page runs is picked up at the next question.
+    generation = str((read_state(settings) or {}).get("generation", ""))
     try:
-        return load_pipeline(settings, pipeline_key(settings)), None
+        return load_pipeline(settings, f"{pipeline_key(settings)}|{generation}"), None
     except IndexMissingError:
         return None, no_index
     except IndexUnavailableError:

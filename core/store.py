@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from core.errors import (
     IndexMismatchError,
     IndexMissingError,
     IndexUnavailableError,
+    IngestError,
+    UnderlagError,
 )
 from core.types import Chunk
 
@@ -22,6 +25,19 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _PAGE = 500  # rows per get() call; keeps memory flat on large collections
+# What SQLite, Chroma and the OS say when a write cannot be made: a full disk, a file past the
+# size limit, a read-only file system or database.
+_WRITE_FAILURE_WORDS = (
+    "disk i/o error",
+    "disk is full",
+    "readonly database",
+    "read-only file system",
+    "no space left",
+    "file too large",
+)
+_WRITE_FAILURE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+)
 
 
 def make_client(settings: Settings) -> Any:
@@ -29,7 +45,8 @@ def make_client(settings: Settings) -> Any:
 
     Raises:
         ConfigError: the URL cannot be parsed.
-        IndexUnavailableError: the server does not answer.
+        IndexUnavailableError: the server does not answer, or the local index cannot be
+            opened (Chroma writes even to read: a read-only directory or a full disk stops it).
     """
     import chromadb
 
@@ -52,8 +69,27 @@ def make_client(settings: Settings) -> Any:
                 "Starta den med `chroma run` eller kontrollera UNDERLAG_CHROMA_URL."
             ) from exc
         return client
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(settings.index_dir))
+    try:
+        settings.index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.index_dir))
+    except Exception as exc:  # chromadb raises its own InternalError for SQLite failures
+        hint = (
+            "Mappen är skrivskyddad eller disken är full; Chroma måste kunna skriva där även "
+            "för att söka. Frigör utrymme eller kontrollera behörigheterna."
+            if is_write_failure(exc)
+            else "Kör `underlag ingest --rebuild` om indexet är skadat."
+        )
+        raise IndexUnavailableError(
+            f"Indexet i {settings.index_dir} kan inte öppnas ({_detail(exc)}). {hint}"
+        ) from exc
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """Whether an error says the disk is full or the index cannot be written to."""
+    if isinstance(exc, OSError) and exc.errno in _WRITE_FAILURE_ERRNOS:
+        return True
+    text = str(exc).lower()
+    return any(words in text for words in _WRITE_FAILURE_WORDS)
 
 
 def chunk_metadata(chunk: Chunk, doc_signature: str, doc_chunks: int) -> dict[str, Any]:
@@ -147,7 +183,7 @@ class ChunkStore:
                 raise IndexMissingError(
                     "Det finns inget index ännu. Kör `underlag ingest` (eller `make run`)."
                 ) from exc
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, writing=create) from exc
         built_with = (col.metadata or {}).get("embedder")
         if built_with and built_with != self._embedder_id:
             raise IndexMismatchError(
@@ -175,7 +211,7 @@ class ChunkStore:
             self._client.delete_collection(self._name)
         except Exception as exc:
             if "does not exist" not in str(exc).lower():
-                raise _unavailable(exc) from exc
+                raise _unavailable(exc, writing=True) from exc
         self._collection = None
 
     def metadata(self) -> dict[str, Any]:
@@ -187,7 +223,10 @@ class ChunkStore:
         col = self._get(create=True)
         merged = {k: v for k, v in (col.metadata or {}).items() if not k.startswith("hnsw:")}
         merged.update(values)
-        col.modify(metadata=merged)
+        try:
+            col.modify(metadata=merged)
+        except Exception as exc:
+            raise _unavailable(exc, writing=True) from exc
 
     def count(self) -> int:
         """Number of stored chunks."""
@@ -254,7 +293,7 @@ class ChunkStore:
                 metadatas=[chunk_metadata(c, signature, doc_chunks) for c in chunks],
             )
         except Exception as exc:
-            raise _unavailable(exc) from exc
+            raise _unavailable(exc, writing=True) from exc
 
     def delete_ids(self, ids: Sequence[str]) -> None:
         """Delete chunks by id."""
@@ -265,7 +304,7 @@ class ChunkStore:
             try:
                 col.delete(ids=list(ids[i : i + _PAGE]))
             except Exception as exc:
-                raise _unavailable(exc) from exc
+                raise _unavailable(exc, writing=True) from exc
 
     def all_chunks(self) -> list[Chunk]:
         """Every stored chunk, in document and position order."""
@@ -298,9 +337,21 @@ class ChunkStore:
         ]
 
 
-def _unavailable(exc: Exception) -> IndexUnavailableError:
+def _detail(exc: BaseException) -> str:
+    return f"{exc.__class__.__name__}: {str(exc)[:200]}"
+
+
+def _unavailable(exc: Exception, writing: bool = False) -> UnderlagError:
+    """The error to raise for a failed store call; a failed write of an ingest is an
+    IngestError that says the disk is full or the index read-only."""
+    if is_write_failure(exc):
+        message = (
+            f"Indexet kunde inte skrivas ({_detail(exc)}): disken är full eller mappen är "
+            "skrivskyddad. Frigör utrymme eller kontrollera behörigheterna och försök igen."
+        )
+        return IngestError(message) if writing else IndexUnavailableError(message)
     return IndexUnavailableError(
-        f"Indexet kan inte nås ({exc.__class__.__name__}: {str(exc)[:200]}). "
+        f"Indexet kan inte nås ({_detail(exc)}). "
         "Kontrollera att Chroma-servern kör, eller kör `underlag ingest` igen."
     )
 

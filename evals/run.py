@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -25,6 +25,9 @@ from core.errors import ConfigError
 from core.types import Answer, Filters, Passage, Turn
 from evals.dataset import EvalRow, load_dataset
 from evals.metrics import BUDGETS, QuestionScore, breakdown, mean, score_question, summarise
+
+if TYPE_CHECKING:
+    from retrieval.search import SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +60,10 @@ class AnsweringPipeline(Protocol):
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Passage]: ...
 
-    def context(self, question: str, filters: Filters | None = None) -> tuple[list[Passage], Any]:
-        """The passages handed to the answerer (and the raw search result)."""
+    def context(
+        self, question: str, filters: Filters | None = None
+    ) -> tuple[list[Passage], SearchResult]:
+        """The passages handed to the answerer and the raw search result."""
         ...
 
 
@@ -131,11 +136,34 @@ class Thresholds(BaseModel):
 # --- running ------------------------------------------------------------------------------
 
 
-def context_at(pipeline: AnsweringPipeline, question: str, budget: int) -> list[Passage]:
-    """The passages the pipeline's answerer would get with a context budget of ``budget``."""
+def context_at(
+    pipeline: AnsweringPipeline, question: str, budget: int
+) -> tuple[list[Passage], SearchResult]:
+    """The passages the answerer would get with a context budget of ``budget``, and the search."""
     budgeted = copy.copy(pipeline)  # shares the index; only the settings differ
     budgeted.settings = pipeline.settings.model_copy(update={"context_chars": budget})
-    return budgeted.context(question)[0]
+    return budgeted.context(question)
+
+
+def retrieval_views(
+    pipeline: AnsweringPipeline, question: str, answer: Answer
+) -> tuple[list[Passage], dict[int, list[Passage]]]:
+    """The ranked candidates of a question and its context at every budget in ``BUDGETS``.
+
+    The answer's own passages are its context at the configured budget, so that budget costs
+    no extra search.
+    """
+    contexts: dict[int, list[Passage]] = {}
+    candidates: list[Passage] | None = None
+    for budget in BUDGETS:
+        if budget == pipeline.settings.context_chars:
+            contexts[budget] = list(answer.passages)
+            continue
+        contexts[budget], result = context_at(pipeline, question, budget)
+        candidates = result.passages
+    if candidates is None:
+        candidates = pipeline.retrieve(question)
+    return candidates, contexts
 
 
 def _problems(row: EvalRow, score: QuestionScore, faithful: bool | None) -> list[str]:
@@ -175,8 +203,10 @@ def evaluate_row(
     answer = pipeline.ask(row.question, history=history, mode=mode)
     latency_ms = (time.perf_counter() - started) * 1000
     searched = answer.standalone_question or row.question
-    candidates = pipeline.retrieve(searched) if row.answerable else []
-    contexts = {b: context_at(pipeline, searched, b) for b in BUDGETS} if row.answerable else {}
+    candidates: list[Passage] = []
+    contexts: dict[int, list[Passage]] = {}
+    if row.answerable:
+        candidates, contexts = retrieval_views(pipeline, searched, answer)
     score = score_question(
         id=row.id,
         kind=row.kind,

@@ -9,6 +9,8 @@ next run completes: no duplicates (ids are deterministic) and no orphans (stale 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -152,23 +154,46 @@ def run_ingest(
 
     Raises:
         IngestLockedError: another ingest holds the lock.
-        IngestError: the corpus folder or its catalog cannot be read.
+        IngestError: the corpus folder or its catalog cannot be read, or the data directory
+            cannot be written (a full disk, a read-only directory); what was stored before
+            stays searchable.
     """
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(settings.lock_path), timeout=settings.ingest_lock_timeout_s)
     try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(settings.lock_path), timeout=settings.ingest_lock_timeout_s)
         lock.acquire()
     except Timeout as exc:
         raise IngestLockedError(
             f"En annan inläsning pågår redan (lås: {settings.lock_path}). "
             "Vänta tills den är klar och försök igen."
         ) from exc
+    except OSError as exc:
+        raise _write_error(settings, exc) from exc
     try:
         return _ingest_locked(
             settings, embedder, store, corpus_dir or settings.corpus_dir, rebuild, progress
         )
+    except OSError as exc:  # unreadable files are reported per file; this is a failed write
+        raise _write_error(settings, exc) from exc
     finally:
         lock.release()
+
+
+def _write_error(settings: Settings, exc: OSError) -> IngestError:
+    reasons = {
+        errno.ENOSPC: "disken är full",
+        errno.EDQUOT: "diskkvoten är slut",
+        errno.EFBIG: "filen blev större än vad som tillåts",
+        errno.EROFS: "filsystemet är skrivskyddat",
+        errno.EACCES: "behörighet saknas",
+        errno.EPERM: "behörighet saknas",
+    }
+    reason = reasons.get(exc.errno or 0, exc.strerror or exc.__class__.__name__)
+    return IngestError(
+        f"Inläsningen avbröts: det gick inte att skriva i {settings.data_dir} ({reason}; "
+        f"{exc.__class__.__name__}: {exc}). Frigör utrymme eller kontrollera behörigheterna och "
+        "kör `underlag ingest` igen; det som redan fanns i indexet går fortfarande att söka i."
+    )
 
 
 def _ingest_locked(
@@ -257,8 +282,13 @@ def write_state(settings: Settings, report: IngestReport) -> None:
     """Record the last ingest next to the index, atomically."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.state_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, settings.state_path)
+    try:
+        tmp.write_text(json.dumps(asdict(report), ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, settings.state_path)
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk must not leave half a file behind
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 def read_state(settings: Settings) -> dict[str, Any] | None:

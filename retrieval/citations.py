@@ -75,9 +75,14 @@ def build_extractive_answer(
         if sent.kind in {"item", "row"}:
             parts.append(f"\n- {sent.text} {marker}")
         else:
-            parts.append(
-                f"{'' if not parts or parts[-1].startswith(chr(10)) else ' '}{sent.text} {marker}"
-            )
+            # After a list item the next sentence starts a new paragraph; else it follows on.
+            if not parts:
+                sep = ""
+            elif parts[-1].startswith("\n- "):
+                sep = "\n\n"
+            else:
+                sep = " "
+            parts.append(f"{sep}{sent.text} {marker}")
     text = "".join(parts).strip()
     citations = tuple(
         citation_for(n, by_chunk[cid], " … ".join(quotes[cid])) for cid, n in numbers.items()

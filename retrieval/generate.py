@@ -27,7 +27,7 @@ from core.errors import LLMUnavailable
 from core.llms import provider_errors
 from core.types import Answer, Citation, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, citation_for
-from retrieval.followup import needs_context, rewrite_followup
+from retrieval.followup import needs_context
 from retrieval.verify import (
     Verification,
     passage_facts,
@@ -294,11 +294,15 @@ def _clean_rewrite(reply: str) -> str:
     return line if 5 <= len(line) <= 400 and line.endswith("?") else ""
 
 
-def rewrite_question(model: BaseChatModel, question: str, history: Sequence[Turn]) -> str:
+def rewrite_question(model: BaseChatModel, question: str, history: Sequence[Turn]) -> str | None:
     """A follow-up rewritten by the model into a standalone question.
 
     A question that does not lean on the conversation is returned as it is, without asking the
-    model. A reply that is not one question on one line gives way to the deterministic rule.
+    model.
+
+    Returns:
+        The standalone question, or None when the reply is not one question on one line (the
+        caller then keeps the deterministic rule, ``retrieval.followup.rewrite_followup``).
 
     Raises:
         LLMUnavailable: the model cannot be reached, timed out or failed.
@@ -319,6 +323,6 @@ def rewrite_question(model: BaseChatModel, question: str, history: Sequence[Turn
         raise LLMUnavailable(f"Språkmodellen svarar inte: {exc}") from exc
     rewritten = _clean_rewrite(reply)
     if not rewritten:
-        log.info("unusable rewrite %r; using the deterministic rule", reply)
-        return rewrite_followup(question, history)
+        log.info("unusable rewrite %r; the deterministic rule is kept", reply)
+        return None
     return rewritten

@@ -288,6 +288,47 @@ def merge_glossaries(
     return merged
 
 
+def _comparable(text: str) -> str:
+    return " ".join(unify_text(text).split()).lower()
+
+
+def restrict_glossary(
+    glossary: Mapping[str, GlossaryEntry],
+    visible: Mapping[str, str],
+    hidden: Mapping[str, str],
+) -> dict[str, GlossaryEntry]:
+    """The entries a reader of only some documents may be given: none drawn from the others.
+
+    An entry is left out when its source names a hidden document and no visible one, or when
+    its quote stands in a hidden document and in no visible one (a curated entry may name its
+    document by file name, which only the quote then gives away). Entries from no document
+    (no source, no quote found anywhere) are kept.
+
+    Args:
+        glossary: Acronym -> entry.
+        visible: Every name of a readable document (id, title, file stem) -> its text.
+        hidden: The same for the documents the reader may not see.
+
+    Returns:
+        The entries the reader may see, in glossary order.
+    """
+    visible_texts = [_comparable(t) for t in dict.fromkeys(visible.values())]
+    hidden_texts = [_comparable(t) for t in dict.fromkeys(hidden.values())]
+    kept: dict[str, GlossaryEntry] = {}
+    for acronym, entry in glossary.items():
+        if entry.source and entry.source in hidden and entry.source not in visible:
+            continue
+        quote = _comparable(entry.quote.replace("...", " "))
+        if (
+            quote
+            and any(quote in text for text in hidden_texts)
+            and not any(quote in text for text in visible_texts)
+        ):
+            continue
+        kept[acronym] = entry
+    return kept
+
+
 @lru_cache(maxsize=4096)
 def _form_pattern(form: str, ignore_case: bool) -> re.Pattern[str]:
     flags = re.IGNORECASE if ignore_case else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -21,7 +22,7 @@ from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.extractive import ExtractiveAnswerer
 from retrieval.followup import rewrite_followup
 from retrieval.generate import rewrite_question, stream_answer
-from retrieval.glossary import GlossaryEntry
+from retrieval.glossary import GlossaryEntry, restrict_glossary
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
 from retrieval.refusal import RefusalModel
@@ -30,9 +31,12 @@ from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters that are not white space (C0 but tab, newlines, vertical tab and form
+# feed; DEL; C1): no typed or pasted question holds them.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 MODES = ("extractive", "llm")
 LLM_UNAVAILABLE_NOTICE = "Språkmodellen svarar inte just nu; här är citat ur underlaget i stället."
+_MAX_GROUP_SETS = 64  # distinct access-group sets whose glossary and retriever are kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +51,38 @@ class IndexStatus:
 
 
 def clean_question(question: str, max_chars: int) -> str:
-    """Strip control characters and check length.
+    """Check a question and collapse its white space.
 
     Raises:
-        InputError: the question is empty or longer than ``max_chars``.
+        InputError: the question is empty, longer than ``max_chars`` or holds control
+            characters.
     """
-    text = _CONTROL.sub(" ", question or "").strip()
-    text = re.sub(r"\s+", " ", text)
+    text = re.sub(r"\s+", " ", question or "").strip()
     if not text:
         raise InputError("Skriv en fråga först.")
     if len(text) > max_chars:
         raise InputError(
             f"Frågan är för lång ({len(text)} tecken). Korta ner den till högst {max_chars} tecken."
         )
+    if _CONTROL.search(text):
+        raise InputError(
+            "Frågan innehåller osynliga styrtecken. Skriv den eller klistra in den som vanlig text."
+        )
     return text
+
+
+def recent_history(
+    history: Sequence[Turn], max_turns: int, max_question_chars: int, max_answer_chars: int
+) -> list[Turn]:
+    """The last ``max_turns`` turns of a conversation, each cut to a bounded length.
+
+    A longer conversation is not an error: only its end is used. A user turn is cut to the
+    question limit and an assistant turn to ``max_answer_chars``, so a caller cannot slip an
+    over-long text in through the history.
+    """
+    turns = list(history)[-max_turns:] if max_turns > 0 else []
+    limit = {"user": max_question_chars}
+    return [replace(t, content=t.content[: limit.get(t.role, max_answer_chars)]) for t in turns]
 
 
 class Pipeline:
@@ -86,20 +108,10 @@ class Pipeline:
         self.llm = llm
         self._chunks = {c.chunk_id: c for c in chunks}
         self._by_position = {(c.doc_id, c.position): c for c in chunks}
-        self.retriever = HybridRetriever(
-            store,
-            embedder,
-            lexical,
-            self._chunks,
-            glossary,
-            dense_k=settings.dense_k,
-            lexical_k=settings.lexical_k,
-            rrf_k=settings.rrf_k,
-            use_dense=settings.use_dense,
-            use_lexical=settings.use_lexical,
-            use_glossary=settings.use_glossary,
-            dense_weight=settings.dense_weight,
-        )
+        self.retriever = self._make_retriever(glossary)
+        # Per set of access groups: the glossary they may see and a retriever expanding with it.
+        self._by_groups: dict[frozenset[str], tuple[dict[str, GlossaryEntry], HybridRetriever]] = {}
+        self._groups_lock = threading.Lock()
         self.sentence_vectors = SentenceVectors(settings.sentence_vectors_path, embedder)
         df: Counter[str] = Counter()
         for chunk in chunks:
@@ -171,6 +183,74 @@ class Pipeline:
         """A chunk by id."""
         return self._chunks.get(chunk_id)
 
+    def glossary_for(self, groups: Sequence[str] = ()) -> dict[str, GlossaryEntry]:
+        """The glossary for users of these access groups: the acronyms their documents define
+        and the curated ones, none drawn from a document outside their groups.
+
+        Question expansion uses the same glossary, so a search never carries words from a
+        document the user may not read. No groups means no restriction.
+        """
+        return self._for_groups(groups)[0]
+
+    def _for_groups(
+        self, groups: Sequence[str]
+    ) -> tuple[dict[str, GlossaryEntry], HybridRetriever]:
+        if not groups:
+            return self.glossary, self.retriever
+        key = frozenset(groups)
+        with self._groups_lock:
+            found = self._by_groups.get(key)
+        if found is not None:
+            return found
+        visible: dict[str, list[str]] = {}
+        hidden: dict[str, list[str]] = {}
+        readable: list[Chunk] = []
+        for chunk in self._chunks.values():
+            side = visible if key & set(chunk.groups) else hidden
+            if side is visible:
+                readable.append(chunk)
+            for name in (chunk.doc_id, chunk.title):
+                side.setdefault(name, []).append(chunk.text)
+        if hidden:
+            glossary = restrict_glossary(
+                load_glossary_for(self.settings, readable),
+                {name: "\n".join(texts) for name, texts in visible.items()},
+                {name: "\n".join(texts) for name, texts in hidden.items()},
+            )
+            found = glossary, self._make_retriever(glossary)
+        else:
+            found = self.glossary, self.retriever
+        with self._groups_lock:
+            if len(self._by_groups) >= _MAX_GROUP_SETS:
+                self._by_groups.clear()
+            return self._by_groups.setdefault(key, found)
+
+    def _make_retriever(self, glossary: dict[str, GlossaryEntry]) -> HybridRetriever:
+        settings = self.settings
+        return HybridRetriever(
+            self.store,
+            self.embedder,
+            self.lexical,
+            self._chunks,
+            glossary,
+            dense_k=settings.dense_k,
+            lexical_k=settings.lexical_k,
+            rrf_k=settings.rrf_k,
+            use_dense=settings.use_dense,
+            use_lexical=settings.use_lexical,
+            use_glossary=settings.use_glossary,
+            dense_weight=settings.dense_weight,
+        )
+
+    def _retriever_for(self, filters: Filters | None) -> HybridRetriever:
+        return self._for_groups(filters.groups if filters else ())[1]
+
+    def _recent(self, history: Sequence[Turn]) -> list[Turn]:
+        settings = self.settings
+        return recent_history(
+            history, settings.max_history_turns, settings.max_question_chars, settings.context_chars
+        )
+
     # -- answering ------------------------------------------------------------------------
     def standalone(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The question made standalone from the conversation (deterministic rule)."""
@@ -178,14 +258,15 @@ class Pipeline:
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Passage]:
         """Ranked candidate passages, before the context budget."""
-        return self.retriever.search(question, self.settings.top_k, filters).passages
+        return self._retriever_for(filters).search(question, self.settings.top_k, filters).passages
 
     def context(
         self, question: str, filters: Filters | None = None
     ) -> tuple[list[Passage], SearchResult]:
         """The passages handed to the answerer and the raw search result."""
-        result = self.retriever.search(question, self.settings.top_k, filters)
-        allowed = self.retriever.allowed_chunk_ids(filters)
+        retriever = self._retriever_for(filters)
+        result = retriever.search(question, self.settings.top_k, filters)
+        allowed = retriever.allowed_chunk_ids(filters)
         passages = fit_context(
             result.passages,
             self.settings.context_chars,
@@ -223,7 +304,7 @@ class Pipeline:
             return final
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
-        history = list(history)[-self.settings.max_history_turns :]
+        history = self._recent(history)
         standalone = self.standalone(question, history)
         t0 = time.perf_counter()
         passages, result = self.context(standalone, filters)
@@ -306,18 +387,18 @@ class Pipeline:
         """The "llm" mode: LLM rewrite, retrieval, generation and verification, with fallback."""
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
-        history = list(history)[-self.settings.max_history_turns :]
+        history = self._recent(history)
         llm_up = self.llm is not None
-        rewritten = False
-        standalone = rewrite_followup(question, history)
+        rule = rewrite_followup(question, history)
+        rewritten: str | None = None
         t0 = time.perf_counter()
-        if llm_up and standalone != question:
+        if llm_up and rule != question:
             try:
-                standalone = rewrite_question(self.llm, question, history)
-                rewritten = True
+                rewritten = rewrite_question(self.llm, question, history)
             except LLMUnavailable as exc:
                 log.warning("language model unavailable for the rewrite: %s", exc)
                 llm_up = False
+        standalone = rewritten or rule
         rewrite_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         passages, result = self.context(standalone, filters)
@@ -332,8 +413,10 @@ class Pipeline:
         t0 = time.perf_counter()
         answer: Answer | None = None
         if llm_up:
+            # The model reads its own rewrite; the rule's joined text would confuse it, so a
+            # follow-up the model could not rewrite is shown with the earlier question.
             earlier = ""
-            if standalone != question and not rewritten:
+            if rewritten is None and rule != question:
                 earlier = next((t.content for t in reversed(history) if t.role == "user"), "")
             try:
                 for item in stream_answer(
@@ -341,7 +424,7 @@ class Pipeline:
                     question,
                     passages,
                     extractive=extractive,
-                    prompt_question=standalone if rewritten else question,
+                    prompt_question=rewritten or question,
                     earlier=earlier,
                     standalone=standalone,
                 ):
@@ -355,6 +438,7 @@ class Pipeline:
                 answer = None
         if answer is None:
             answer = replace(extractive(), notice=LLM_UNAVAILABLE_NOTICE)
+            timings.setdefault("first_token_ms", (time.perf_counter() - started) * 1000)
             yield answer.text
         timings["answer_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000

@@ -133,9 +133,17 @@ def _fit_logistic(
     bias = float(w[0] - (raw_weights * mean).sum())
     model = RefusalModel(dict(zip(features, (float(v) for v in raw_weights), strict=True)), bias)
     probs = [model.probability(r) for r in rows]
-    # The product's promise: at most this share of answerable questions refused; within it,
-    # refuse as many unanswerable ones as possible.
-    answerable = sorted(pr for pr, lab in zip(probs, labels, strict=True) if lab)
-    allowed = int(max_false_refusal * len(answerable))
-    best_t = answerable[allowed] if answerable else 0.5
+    # The threshold that best separates the calibration questions (balanced accuracy), moved
+    # up no further than the false-refusal budget allows.
+    pos = max(1, sum(labels))
+    neg = max(1, len(labels) - sum(labels))
+    best_t, best_acc = 0.5, -1.0
+    for t in np.linspace(0.1, 0.9, 81):
+        refused_ok = sum(1 for pr, lab in zip(probs, labels, strict=True) if not lab and pr < t)
+        answered = sum(1 for pr, lab in zip(probs, labels, strict=True) if lab and pr >= t)
+        if 1 - answered / pos > max_false_refusal:
+            continue
+        acc = 0.5 * (answered / pos + refused_ok / neg)
+        if acc > best_acc + 1e-9:
+            best_t, best_acc = float(t), acc
     return RefusalModel(model.weights, model.bias, best_t)

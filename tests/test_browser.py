@@ -172,6 +172,7 @@ def test_a_question_is_answered_with_a_source_in_chromium(
         assert "[1]" in answer.inner_text()
         source.click()
         page.get_by_text("Det citerade står i").wait_for()
+        page.wait_for_timeout(1000)  # let the expander finish opening
         page.screenshot(path=str(screenshot))
         visible = page.locator("main").inner_text()
 
@@ -193,7 +194,7 @@ def test_a_question_is_answered_with_a_source_in_chromium(
 HOSTILE = """Rutin för nycklar
 
 Nyckelkvittensen lämnas till vaktmästeriet senast fredag &lt;script&gt;alert(1)&lt;/script&gt; \
-varje vecka.
+varje vecka; mejla anna@example.se, se www.example.se eller https://example.se :smile: $x^2$.
 """
 
 
@@ -226,10 +227,16 @@ def test_a_script_in_a_document_shows_as_text_in_chromium(
         page.get_by_text("Visa textavsnittet för källa 1").wait_for(timeout=ANSWER_MS)
         page.get_by_text("Visa textavsnittet för källa 1").click()
         page.get_by_text("Det citerade står i").wait_for()
-        visible = page.locator("main").inner_text()
+        page.wait_for_timeout(1000)  # let the expander finish opening
+        visible = page.locator("main").inner_text().replace("\u2060", "")
         scripts = page.locator("main script").count()
+        links = page.get_by_test_id("stChatMessage").locator("a").count()
         page.screenshot(path=str(tmp_path / "underlag-script.png"))
 
-    assert "<script>alert(1)</script>" in visible
+    assert "<script>alert(1)</script> varje vecka" in visible
+    assert (
+        "mejla anna@example.se, se www.example.se eller https://example.se :smile: $x^2$" in visible
+    )
     assert scripts == 0
+    assert links == 0  # no address in a document became a link
     assert dialogs == []

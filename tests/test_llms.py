@@ -258,6 +258,7 @@ def _ask_unreachable(settings: Settings, base_url: str) -> tuple[Answer, float]:
     return answer, time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_times_out_to_extractive(
     silent_server: str, small_settings: Settings
 ) -> None:
@@ -269,6 +270,7 @@ def test_a_server_that_never_answers_times_out_to_extractive(
     assert seconds < 30  # one 1-second timeout, then the extractive answer
 
 
+@pytest.mark.slow
 def test_a_closed_port_gives_extractive_at_once(small_settings: Settings) -> None:
     answer, seconds = _ask_unreachable(small_settings, f"http://127.0.0.1:{free_port()}/v1")
     assert answer.mode == "extractive"

@@ -1,0 +1,435 @@
+"""Load benchmark: concurrent askers against the chain and against the running page, with
+feedback written concurrently and counted afterwards.
+
+1. The chain: N threads (default 20) share one ``Pipeline`` and ask questions of
+   evals/dataset.jsonl at the same time in the extractive mode, as the page does (the staff
+   group); each answer is compared with the one the same question got alone, and each answer
+   gets a feedback row, written while the others ask.
+2. The page: ``streamlit run app.py`` on 127.0.0.1 over a copy of the index; P headless Chromium
+   pages (Debian's /usr/bin/chromium through playwright; default 5 at once, as 2 cores carry)
+   each ask R questions and click "Bra svar" on each answer. Meanwhile this process writes
+   feedback rows of its own into the same SQLite file.
+3. Every feedback row written is counted afterwards: none may be lost.
+
+Everything is bounded: a fixed number of questions, a deadline for each phase, 127.0.0.1 only.
+
+    python bench/load.py [--askers 20] [--rounds 3] [--pages 5] [--page-rounds 2]
+                         [--data-dir DIR] [--no-page] [--time-limit 600] [--json OUT]
+
+Never gates CI: latencies depend on the machine and what else runs on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Run as a script, this file's folder heads sys.path: put the repository there instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from core.config import Settings  # noqa: E402
+from core.feedback import RATING_UP, FeedbackStore  # noqa: E402
+from core.types import Filters, Turn  # noqa: E402
+from evals.dataset import load_dataset  # noqa: E402
+from evals.run import DEFAULT_DATASET  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-extensions"]
+STAFF = Filters(groups=("alla",))
+TARGET_P95_S = 1.0
+PLACEHOLDER = "Skriv din fråga om dokumenten"
+THANKS = "Tack! Din återkoppling är sparad."
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    clients: int
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+    note: str = ""
+
+    def row(self) -> str:
+        done = len(self.latencies)
+        if done:
+            ordered = sorted(self.latencies)
+            p50 = statistics.median(ordered)
+            p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+            cells = f"{p50:>8.2f} {p95:>8.2f} {ordered[-1]:>8.2f}"
+        else:
+            cells = f"{'–':>8} {'–':>8} {'–':>8}"
+        rate = done / self.wall_s if self.wall_s else 0.0
+        return f"{self.name:<38}{self.clients:>6}{done:>7}{len(self.errors):>5} {cells}{rate:>9.1f}"
+
+    def p95(self) -> float | None:
+        if not self.latencies:
+            return None
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+HEADER = (
+    f"{'Belastning':<38}{'samt.':>6}{'svar':>7}{'fel':>5} {'p50 s':>8} {'p95 s':>8} "
+    f"{'max s':>8}{'svar/s':>9}"
+)
+
+
+# --- the index --------------------------------------------------------------------------------
+
+
+def prepare_data(settings: Settings, source: Path | None) -> str:
+    """Copy an ingested data directory (default: the project's own), or ingest the corpus."""
+    source = source or Settings().data_dir
+    if (source / "chroma").is_dir() and (source / "lexical.json").is_file():
+        shutil.copytree(source, settings.data_dir, ignore=shutil.ignore_patterns("feedback*"))
+        return f"kopia av {source}"
+    from core.embedders import make_embedder
+    from core.store import ChunkStore
+    from ingest.index import run_ingest
+    from retrieval.index_sync import refresh_lexical_index, refresh_sentence_vectors
+
+    embedder = make_embedder(settings.embedder, settings.embedder_model)
+    store = ChunkStore.from_settings(settings, embedder.id)
+    run_ingest(settings, embedder, store)
+    refresh_lexical_index(settings, store)
+    refresh_sentence_vectors(settings, store, embedder)
+    return f"inläst från {settings.corpus_dir}"
+
+
+def questions() -> list[tuple[str, list[Turn]]]:
+    """The evaluation questions with their conversations, in dataset order."""
+    return [
+        (row.question, [Turn(t.role, t.content) for t in row.history or []])
+        for row in load_dataset(DEFAULT_DATASET)
+    ]
+
+
+# --- the chain --------------------------------------------------------------------------------
+
+
+def chain_load(
+    settings: Settings, askers: int, rounds: int, deadline: float
+) -> tuple[Phase, int, float]:
+    """N threads asking one shared pipeline at once; returns the phase, the feedback rows
+    written and the seconds a lone question takes."""
+    from retrieval.pipeline import Pipeline
+
+    pipeline = Pipeline.from_settings(settings)
+    asked = questions()
+    work = [asked[(i * rounds + r) % len(asked)] for i in range(askers) for r in range(rounds)]
+    # Each question alone first: the reference answer and the lone latency.
+    reference: dict[str, str] = {}
+    alone: list[float] = []
+    for question, history in dict.fromkeys((q, tuple(h)) for q, h in work):
+        started = time.perf_counter()
+        reference[question + repr(history)] = pipeline.ask(
+            question, list(history), STAFF, "extractive"
+        ).text
+        alone.append(time.perf_counter() - started)
+
+    feedback = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
+    phase = Phase(f"kedjan: Pipeline.ask, {askers} trådar", askers)
+    written = 0
+    lock = threading.Lock()
+    start = threading.Barrier(askers)
+
+    def asker(i: int) -> None:
+        nonlocal written
+        start.wait()
+        for r in range(rounds):
+            if time.monotonic() > deadline:
+                with lock:
+                    phase.errors.append("tidsgränsen nåddes")
+                return
+            question, history = work[i * rounds + r]
+            began = time.perf_counter()
+            try:
+                answer = pipeline.ask(question, history, STAFF, "extractive")
+            except Exception as exc:  # a benchmark counts every failure, whatever its kind
+                with lock:
+                    phase.errors.append(f"{type(exc).__name__}: {exc}")
+                continue
+            seconds = time.perf_counter() - began
+            wrong = answer.text != reference[question + repr(tuple(history))]
+            try:
+                feedback.add(question, answer.text, answer.citations, RATING_UP, f"last {i}/{r}")
+                stored = 1
+            except Exception as exc:
+                stored = 0
+                with lock:
+                    phase.errors.append(f"återkoppling: {type(exc).__name__}: {exc}")
+            with lock:
+                phase.latencies.append(seconds)
+                written += stored
+                if wrong:
+                    phase.errors.append(f"annat svar under last: {question}")
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(askers) as pool:
+        list(pool.map(asker, range(askers)))
+    phase.wall_s = time.perf_counter() - began
+    return phase, written, statistics.median(alone)
+
+
+# --- the page ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running_page(settings: Settings, log: Path, timeout_s: float) -> Iterator[str]:
+    """`streamlit run app.py` on 127.0.0.1 over the settings' data; yields its URL."""
+    import httpx
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERLAG_")}
+    env |= {
+        "UNDERLAG_DATA_DIR": str(settings.data_dir),
+        "UNDERLAG_CORPUS_DIR": str(settings.corpus_dir),
+        "UNDERLAG_REQUESTS_PER_MINUTE": "0",  # the load, not the per-user limit, is measured
+    }
+    command = [str(BIN / "streamlit"), "run", str(REPO / "app.py")]
+    command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
+    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    command += ["--server.fileWatcherType", "none"]
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            command, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit avslutades ({proc.returncode}): {log.read_text()}")
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2.0).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit svarade inte inom {timeout_s:.0f} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+async def page_client(
+    browser: Any, url: str, asked: Sequence[str], phase: Phase, loads: list[float], deadline: float
+) -> int:
+    """One user in one browser context: open the page, ask, rate each answer. Returns the
+    feedback rows the page confirmed."""
+    context = await browser.new_context(locale="sv-SE", viewport={"width": 1280, "height": 1600})
+    page = await context.new_page()
+    confirmed = 0
+
+    def left_ms() -> float:
+        return max(1.0, (deadline - time.monotonic()) * 1000)
+
+    try:
+        began = time.perf_counter()
+        await page.goto(url, timeout=left_ms())
+        box = page.get_by_placeholder(PLACEHOLDER)
+        await box.wait_for(timeout=left_ms())
+        await page.get_by_role("heading", name="Underlag", exact=True).wait_for(timeout=left_ms())
+        loads.append(time.perf_counter() - began)
+        for question in asked:
+            await box.fill(question)
+            began = time.perf_counter()
+            await box.press("Enter")
+            rate = page.get_by_role("button", name="Bra svar")
+            try:
+                await rate.first.wait_for(timeout=left_ms())
+            except Exception:
+                last = page.get_by_test_id("stChatMessage").last
+                shown = (await last.inner_text())[:120] if await last.count() else ""
+                phase.errors.append(f"inget svar: {question} ({shown})")
+                return confirmed
+            phase.latencies.append(time.perf_counter() - began)
+            await rate.first.click()
+            await page.get_by_text(THANKS).nth(confirmed).wait_for(timeout=left_ms())
+            confirmed += 1
+    except Exception as exc:
+        phase.errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        await context.close()
+    return confirmed
+
+
+async def page_clients(
+    url: str, pages: int, asked: list[list[str]], phase: Phase, deadline: float
+) -> tuple[int, list[float]]:
+    from playwright.async_api import async_playwright
+
+    loads: list[float] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
+        )
+        try:
+            began = time.perf_counter()
+            confirmed = await asyncio.gather(
+                *(page_client(browser, url, asked[i], phase, loads, deadline) for i in range(pages))
+            )
+            phase.wall_s = time.perf_counter() - began
+        finally:
+            await browser.close()
+    return sum(confirmed), loads
+
+
+def page_load(
+    settings: Settings, workdir: Path, pages: int, rounds: int, deadline: float
+) -> tuple[Phase, int, int, list[float]]:
+    """P browser users against the running page while this process writes feedback too;
+    returns the phase, rows the page confirmed, rows written here, and page load times."""
+    # Questions of the dataset that need no conversation, from its end (the chain asks its start).
+    pool = [q for q, history in reversed(questions()) if not history]
+    asked = [[pool[(i * rounds + r) % len(pool)] for r in range(rounds)] for i in range(pages)]
+    phase = Phase(f"sidan: {pages} Chromium-sidor, {rounds} frågor var", pages)
+    feedback = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
+    written = 0
+    stop = threading.Event()
+
+    def writer() -> None:
+        nonlocal written
+        while not stop.is_set() and written < 500:
+            feedback.add("Fråga under last", "Svar under last", [], RATING_UP, "skrivare")
+            written += 1
+            time.sleep(0.02)
+
+    with running_page(
+        settings, workdir / "streamlit.log", max(30.0, deadline - time.monotonic())
+    ) as url:
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        try:
+            confirmed, loads = asyncio.run(page_clients(url, pages, asked, phase, deadline))
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+    return phase, confirmed, written, loads
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--askers", type=int, default=20, help="samtidiga frågare mot kedjan")
+    parser.add_argument("--rounds", type=int, default=3, help="frågor per frågare")
+    parser.add_argument("--pages", type=int, default=5, help="samtidiga webbläsarsidor")
+    parser.add_argument("--page-rounds", type=int, default=2, help="frågor per sida")
+    parser.add_argument("--data-dir", type=Path, default=None, help="inläst index att kopiera")
+    parser.add_argument("--corpus", type=Path, default=REPO / "corpus")
+    parser.add_argument("--no-page", action="store_true", help="bara kedjan")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="sekunder per fas")
+    parser.add_argument("--json", type=Path, default=None, help="skriv måtten som JSON")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="underlag-load-") as tmp:
+        workdir = Path(tmp)
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            corpus_dir=args.corpus,
+            data_dir=workdir / "data",
+            chroma_url=None,
+            answer_mode="extractive",
+        )
+        origin = prepare_data(settings, args.data_dir)
+        print(f"Index: {origin}; {os.cpu_count()} kärnor; belastning {os.getloadavg()[0]:.1f}")
+
+        chain, chain_rows, alone_s = chain_load(
+            settings, args.askers, args.rounds, time.monotonic() + args.time_limit
+        )
+        phases = [chain]
+        page_rows = own_rows = 0
+        loads: list[float] = []
+        if args.no_page:
+            pass
+        elif not CHROMIUM.exists():
+            print(f"Sidan mäts inte: {CHROMIUM} saknas (make browser).")
+        else:
+            page, page_rows, own_rows, loads = page_load(
+                settings, workdir, args.pages, args.page_rounds, time.monotonic() + args.time_limit
+            )
+            phases.append(page)
+
+        stored = len(FeedbackStore(settings.feedback_db).rows())
+        expected = chain_rows + page_rows + own_rows
+
+    print()
+    print(HEADER)
+    for phase in phases:
+        print(phase.row())
+    print()
+    print(f"En ensam fråga till kedjan: median {alone_s:.3f} s.")
+    if loads:
+        print(f"Sidan öppnad och klar (laddning): median {statistics.median(loads):.1f} s.")
+    print(
+        f"Återkoppling: {chain_rows} rader från kedjans trådar + {page_rows} bekräftade av sidan "
+        f"+ {own_rows} från en skrivare samtidigt med sidan = {expected}; räknade efteråt "
+        f"{stored}; förlorade {expected - stored}."
+    )
+    p95 = chain.p95()
+    verdict = "OK" if p95 is not None and p95 <= TARGET_P95_S and not chain.errors else "ÖVER MÅLET"
+    print(
+        f"Mål: {args.askers} samtidiga frågare, p95 <= {TARGET_P95_S:.0f} s, inga fel: {verdict}."
+    )
+    for phase in phases:
+        for error in sorted(set(phase.errors))[:10]:
+            print(f"  fel ({phase.name}): {error}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "phases": [asdict(p) for p in phases],
+                    "alone_s": alone_s,
+                    "page_load_s": loads,
+                    "feedback": {"expected": expected, "stored": stored},
+                },
+                ensure_ascii=False,
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
+    return 0 if expected == stored and not any(p.errors for p in phases) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
