@@ -1,10 +1,11 @@
 """Load benchmark: concurrent askers against the chain and against the running page, with
 feedback written concurrently and counted afterwards.
 
-1. The chain: N threads (default 20) share one ``Pipeline`` and ask questions of
-   evals/dataset.jsonl at the same time in the extractive mode, as the page does (the staff
-   group); each answer is compared with the one the same question got alone, and each answer
-   gets a feedback row, written while the others ask.
+1. The chain: N threads (default 20) share one ``Pipeline`` and ask R questions each of
+   evals/dataset.jsonl in the extractive mode, as the page does (the staff group): first all at
+   once with no pause (the worst case: N questions always in flight), then with a random think
+   time before each question (users reading answers). Each answer is compared with the one the
+   same question got alone, and gets a feedback row, written while the others ask.
 2. The page: ``streamlit run app.py`` on 127.0.0.1 over a copy of the index; P headless Chromium
    pages (Debian's /usr/bin/chromium through playwright; default 5 at once, as 2 cores carry)
    each ask R questions and click "Bra svar" on each answer. Meanwhile this process writes
@@ -13,7 +14,7 @@ feedback written concurrently and counted afterwards.
 
 Everything is bounded: a fixed number of questions, a deadline for each phase, 127.0.0.1 only.
 
-    python bench/load.py [--askers 20] [--rounds 3] [--pages 5] [--page-rounds 2]
+    python bench/load.py [--askers 20] [--rounds 3] [--think 5] [--pages 5] [--page-rounds 2]
                          [--data-dir DIR] [--no-page] [--time-limit 600] [--json OUT]
 
 Never gates CI: latencies depend on the machine and what else runs on it.
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import socket
 import statistics
@@ -73,7 +75,8 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
-    note: str = ""
+    cpu_s: float = 0.0  # CPU seconds of the answering process (all its threads)
+    load: float = 0.0  # the machine's 1-minute load average when the phase ended
 
     def row(self) -> str:
         done = len(self.latencies)
@@ -85,7 +88,11 @@ class Phase:
         else:
             cells = f"{'–':>8} {'–':>8} {'–':>8}"
         rate = done / self.wall_s if self.wall_s else 0.0
-        return f"{self.name:<38}{self.clients:>6}{done:>7}{len(self.errors):>5} {cells}{rate:>9.1f}"
+        cpu = f"{self.cpu_s / done * 1000:>9.0f}" if done and self.cpu_s else f"{'–':>9}"
+        return (
+            f"{self.name:<38}{self.clients:>6}{done:>7}{len(self.errors):>5} {cells}{rate:>9.1f}"
+            f"{cpu}{self.load:>7.1f}"
+        )
 
     def p95(self) -> float | None:
         if not self.latencies:
@@ -96,8 +103,17 @@ class Phase:
 
 HEADER = (
     f"{'Belastning':<38}{'samt.':>6}{'svar':>7}{'fel':>5} {'p50 s':>8} {'p95 s':>8} "
-    f"{'max s':>8}{'svar/s':>9}"
+    f"{'max s':>8}{'svar/s':>9}{'CPU ms':>9}{'last':>7}"
 )
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the index --------------------------------------------------------------------------------
@@ -133,68 +149,78 @@ def questions() -> list[tuple[str, list[Turn]]]:
 # --- the chain --------------------------------------------------------------------------------
 
 
-def chain_load(
-    settings: Settings, askers: int, rounds: int, deadline: float
-) -> tuple[Phase, int, float]:
-    """N threads asking one shared pipeline at once; returns the phase, the feedback rows
-    written and the seconds a lone question takes."""
-    from retrieval.pipeline import Pipeline
+class Chain:
+    """One pipeline shared by every asker, and each question's answer when asked alone."""
 
-    pipeline = Pipeline.from_settings(settings)
-    asked = questions()
-    work = [asked[(i * rounds + r) % len(asked)] for i in range(askers) for r in range(rounds)]
-    # Each question alone first: the reference answer and the lone latency.
-    reference: dict[str, str] = {}
-    alone: list[float] = []
-    for question, history in dict.fromkeys((q, tuple(h)) for q, h in work):
-        started = time.perf_counter()
-        reference[question + repr(history)] = pipeline.ask(
-            question, list(history), STAFF, "extractive"
-        ).text
-        alone.append(time.perf_counter() - started)
+    def __init__(self, settings: Settings, askers: int, rounds: int) -> None:
+        from retrieval.pipeline import Pipeline
 
-    feedback = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
-    phase = Phase(f"kedjan: Pipeline.ask, {askers} trådar", askers)
-    written = 0
-    lock = threading.Lock()
-    start = threading.Barrier(askers)
+        self.pipeline = Pipeline.from_settings(settings)
+        self.feedback = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
+        asked = questions()
+        self.work = [
+            [asked[(i * rounds + r) % len(asked)] for r in range(rounds)] for i in range(askers)
+        ]
+        self.reference: dict[tuple[str, tuple[Turn, ...]], str] = {}
+        alone: list[float] = []
+        for question, history in dict.fromkeys((q, tuple(h)) for w in self.work for q, h in w):
+            started = time.perf_counter()
+            answer = self.pipeline.ask(question, list(history), STAFF, "extractive")
+            alone.append(time.perf_counter() - started)
+            self.reference[(question, history)] = answer.text
+        self.alone_s = statistics.median(alone)
+        self.written = 0
 
-    def asker(i: int) -> None:
-        nonlocal written
-        start.wait()
-        for r in range(rounds):
-            if time.monotonic() > deadline:
+    def run(self, think_s: float, deadline: float) -> Phase:
+        """Every asker at once; each waits a random think time (mean ``think_s``) before
+        each question, asks, and rates the answer (a feedback row)."""
+        askers = len(self.work)
+        pause = f"{think_s:.0f} s betänketid" if think_s else "utan paus"
+        phase = Phase(f"kedjan: {askers} trådar, {pause}", askers)
+        lock = threading.Lock()
+        start = threading.Barrier(askers)
+
+        def asker(i: int) -> None:
+            pauses = random.Random(i)
+            start.wait()
+            for r, (question, history) in enumerate(self.work[i]):
+                time.sleep(pauses.uniform(0, 2 * think_s))
+                if time.monotonic() > deadline:
+                    with lock:
+                        phase.errors.append("tidsgränsen nåddes")
+                    return
+                began = time.perf_counter()
+                try:
+                    answer = self.pipeline.ask(question, history, STAFF, "extractive")
+                except Exception as exc:  # a benchmark counts every failure, whatever its kind
+                    with lock:
+                        phase.errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                seconds = time.perf_counter() - began
+                wrong = answer.text != self.reference[(question, tuple(history))]
+                try:
+                    self.feedback.add(
+                        question, answer.text, answer.citations, RATING_UP, f"{i}/{r}"
+                    )
+                    stored = 1
+                except Exception as exc:
+                    stored = 0
+                    with lock:
+                        phase.errors.append(f"återkoppling: {type(exc).__name__}: {exc}")
                 with lock:
-                    phase.errors.append("tidsgränsen nåddes")
-                return
-            question, history = work[i * rounds + r]
-            began = time.perf_counter()
-            try:
-                answer = pipeline.ask(question, history, STAFF, "extractive")
-            except Exception as exc:  # a benchmark counts every failure, whatever its kind
-                with lock:
-                    phase.errors.append(f"{type(exc).__name__}: {exc}")
-                continue
-            seconds = time.perf_counter() - began
-            wrong = answer.text != reference[question + repr(tuple(history))]
-            try:
-                feedback.add(question, answer.text, answer.citations, RATING_UP, f"last {i}/{r}")
-                stored = 1
-            except Exception as exc:
-                stored = 0
-                with lock:
-                    phase.errors.append(f"återkoppling: {type(exc).__name__}: {exc}")
-            with lock:
-                phase.latencies.append(seconds)
-                written += stored
-                if wrong:
-                    phase.errors.append(f"annat svar under last: {question}")
+                    phase.latencies.append(seconds)
+                    self.written += stored
+                    if wrong:
+                        phase.errors.append(f"annat svar under last än ensam: {question}")
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(askers) as pool:
-        list(pool.map(asker, range(askers)))
-    phase.wall_s = time.perf_counter() - began
-    return phase, written, statistics.median(alone)
+        began, cpu = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(askers) as pool:
+            list(pool.map(asker, range(askers)))
+        phase.wall_s = time.perf_counter() - began
+        # Think time is not CPU time; the feedback writes are in it (they are part of a turn).
+        phase.cpu_s = time.process_time() - cpu
+        phase.load = os.getloadavg()[0]
+        return phase
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -207,8 +233,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_page(settings: Settings, log: Path, timeout_s: float) -> Iterator[str]:
-    """`streamlit run app.py` on 127.0.0.1 over the settings' data; yields its URL."""
+def running_page(settings: Settings, log: Path, timeout_s: float) -> Iterator[tuple[str, int]]:
+    """`streamlit run app.py` on 127.0.0.1 over the settings' data; yields its URL and pid."""
     import httpx
 
     port = free_port()
@@ -240,7 +266,7 @@ def running_page(settings: Settings, log: Path, timeout_s: float) -> Iterator[st
             if time.monotonic() > deadline:
                 raise RuntimeError(f"streamlit svarade inte inom {timeout_s:.0f} s")
             time.sleep(0.5)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         try:
@@ -335,14 +361,17 @@ def page_load(
 
     with running_page(
         settings, workdir / "streamlit.log", max(30.0, deadline - time.monotonic())
-    ) as url:
+    ) as (url, pid):
         thread = threading.Thread(target=writer, daemon=True)
         thread.start()
+        cpu = process_cpu_s(pid)
         try:
             confirmed, loads = asyncio.run(page_clients(url, pages, asked, phase, deadline))
         finally:
             stop.set()
             thread.join(timeout=60)
+        phase.cpu_s = process_cpu_s(pid) - cpu  # the page loads are in it too
+        phase.load = os.getloadavg()[0]
     return phase, confirmed, written, loads
 
 
@@ -353,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--askers", type=int, default=20, help="samtidiga frågare mot kedjan")
     parser.add_argument("--rounds", type=int, default=3, help="frågor per frågare")
+    parser.add_argument(
+        "--think", type=float, default=5.0, help="medelpaus före varje fråga i andra körningen"
+    )
     parser.add_argument("--pages", type=int, default=5, help="samtidiga webbläsarsidor")
     parser.add_argument("--page-rounds", type=int, default=2, help="frågor per sida")
     parser.add_argument("--data-dir", type=Path, default=None, help="inläst index att kopiera")
@@ -374,10 +406,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         origin = prepare_data(settings, args.data_dir)
         print(f"Index: {origin}; {os.cpu_count()} kärnor; belastning {os.getloadavg()[0]:.1f}")
 
-        chain, chain_rows, alone_s = chain_load(
-            settings, args.askers, args.rounds, time.monotonic() + args.time_limit
-        )
-        phases = [chain]
+        chain = Chain(settings, args.askers, args.rounds)
+        burst = chain.run(0.0, time.monotonic() + args.time_limit)
+        phases = [burst]
+        if args.think > 0:
+            phases.append(chain.run(args.think, time.monotonic() + args.time_limit))
+        chain_rows, alone_s = chain.written, chain.alone_s
         page_rows = own_rows = 0
         loads: list[float] = []
         if args.no_page:
@@ -398,7 +432,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for phase in phases:
         print(phase.row())
     print()
-    print(f"En ensam fråga till kedjan: median {alone_s:.3f} s.")
+    print(
+        f"En ensam fråga till kedjan: median {alone_s:.3f} s. CPU ms: processorsekunder per svar i "
+        "den process som svarar (kedjan: denna, med återkopplingen; sidan: Streamlit, med "
+        "sidladdningarna); last: maskinens belastning (1 min) när fasen slutade."
+    )
     if loads:
         print(f"Sidan öppnad och klar (laddning): median {statistics.median(loads):.1f} s.")
     print(
@@ -406,10 +444,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"+ {own_rows} från en skrivare samtidigt med sidan = {expected}; räknade efteråt "
         f"{stored}; förlorade {expected - stored}."
     )
-    p95 = chain.p95()
-    verdict = "OK" if p95 is not None and p95 <= TARGET_P95_S and not chain.errors else "ÖVER MÅLET"
+    p95 = burst.p95()
+    verdict = "OK" if p95 is not None and p95 <= TARGET_P95_S and not burst.errors else "ÖVER MÅLET"
     print(
-        f"Mål: {args.askers} samtidiga frågare, p95 <= {TARGET_P95_S:.0f} s, inga fel: {verdict}."
+        f"Mål: {args.askers} samtidiga frågare utan paus, p95 <= {TARGET_P95_S:.0f} s, inga fel: "
+        f"{verdict}."
     )
     for phase in phases:
         for error in sorted(set(phase.errors))[:10]:

@@ -12,8 +12,9 @@ or a table row with other figures.
 
 A quote may straddle a chunk boundary. Passages of the same document whose chunk positions are
 consecutive are therefore joined (dropping the overlap the chunker repeats) into one *run*, and a
-quote counts as found in a set of passages when it is found in one run. So a quote split across
-chunks 7 and 8 is found only when both are among the passages.
+quote counts as found in a set of passages when it is found in one run. So a quote split evenly
+across chunks 7 and 8 is found only when both are among the passages; one that lies 90 % or more
+in chunk 7 is found with chunk 7 alone (the same rule as above, on what is missing).
 """
 
 from __future__ import annotations
