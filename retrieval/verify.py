@@ -21,6 +21,9 @@ Rules:
   Spelled-out numbers ("fyra") and list enumerators ("1.") are not checked.
 * A sentence fails when it cites no given passage or holds a figure no cited passage has.
 
+What this does not check: meaning. A sentence that cites a given passage and holds no foreign
+figure passes even when it misreads the passage (a name given for the wrong role, say).
+
 Policy (the choice the issue leaves open): failing sentences are **marked**, not dropped. They stay
 in the text, are listed verbatim in ``Answer.unverified`` for the page to flag, and the notice says
 how many. A small model often gets one figure wrong among several right sentences; marking keeps

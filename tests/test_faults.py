@@ -5,8 +5,9 @@ keeps answering.
 Tested elsewhere, not repeated here: an ingest killed halfway is repaired by the next run
 (tests/test_index.py::test_ingest_killed_halfway_is_repaired_by_the_next_run), a second ingest
 while one runs is refused or waits for the lock (test_a_held_lock_refuses_a_second_ingest,
-test_the_lock_can_be_waited_for), and a language model that hangs or fails falls back to an
-extractive answer with a notice (tests/test_generate.py, tests/test_llms.py).
+test_the_lock_can_be_waited_for), and a language model that hangs or fails, with its timeout and
+extractive fallback, is tested with the language models (tests/test_generate.py,
+tests/test_llms.py).
 """
 
 from __future__ import annotations

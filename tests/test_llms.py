@@ -80,7 +80,7 @@ def test_openai_compatible_takes_url_model_key_timeout_and_retries() -> None:
     assert isinstance(model, ChatOpenAI)
     assert model.model_name == "qwen"
     assert model.openai_api_base == "http://127.0.0.1:9/v1"
-    assert model.openai_api_key is not None
+    assert isinstance(model.openai_api_key, SecretStr)
     assert model.openai_api_key.get_secret_value() == "hemlig"
     assert model.request_timeout == 7.5
     assert model.max_retries == 3
