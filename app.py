@@ -264,15 +264,14 @@ def run_page_ingest(settings: Settings) -> None:
     from core.embedders import make_embedder
     from core.store import ChunkStore
     from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_lexical_index, refresh_sentence_vectors
+    from retrieval.index_sync import refresh_search_indexes
 
     with st.spinner("Läser in dokumenten … det kan ta några minuter."):
         try:
             embedder = make_embedder(settings.embedder, settings.embedder_model)
             store = ChunkStore.from_settings(settings, embedder.id)
             report = run_ingest(settings, embedder, store)
-            refresh_lexical_index(settings, store)
-            refresh_sentence_vectors(settings, store, embedder)
+            refresh_search_indexes(settings, store, embedder)
         except IngestLockedError:
             st.warning(
                 "En annan inläsning pågår redan. Vänta tills den är klar och ladda om sidan."

@@ -20,7 +20,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from core.embedders import make_embedder
     from core.store import ChunkStore
     from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_lexical_index, refresh_sentence_vectors
+    from retrieval.index_sync import refresh_search_indexes
 
     embedder = make_embedder(settings.embedder, settings.embedder_model)
     store = ChunkStore.from_settings(settings, embedder.id)
@@ -43,8 +43,7 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         rebuild=args.rebuild,
         progress=None if args.quiet else progress,
     )
-    refresh_lexical_index(settings, store)
-    refresh_sentence_vectors(settings, store, embedder)
+    refresh_search_indexes(settings, store, embedder)
     print(report.summary())
     for name, reason in report.failed:
         print(f"  misslyckades: {name}: {reason}")
@@ -72,13 +71,22 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print_json(answer_to_json(answer))
         return 0
-    print(answer.text)
+    print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer: Any) -> str:
+    """An answer as the terminal shows it: the text, the notice, sentences that failed
+    verification, then each source with its quote."""
+    parts = [answer.text]
     if answer.notice:
-        print(f"\n({answer.notice})")
+        parts.append(f"\n({answer.notice})")
+    for sentence in answer.unverified:
+        parts.append(f"⚠ ej verifierad: {sentence}")
     for c in answer.citations:
         where = f", {c.locator}" if c.locator else ""
-        print(f"\n[{c.n}] {c.title} ({c.publisher} {c.date}){where}\n    ”{c.quote}”")
-    return 0
+        parts.append(f"\n[{c.n}] {c.title} ({c.publisher} {c.date}){where}\n    ”{c.quote}”")
+    return "\n".join(parts)
 
 
 def _cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -128,13 +128,12 @@ def prepare_data(settings: Settings, source: Path | None) -> str:
     from core.embedders import make_embedder
     from core.store import ChunkStore
     from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_lexical_index, refresh_sentence_vectors
+    from retrieval.index_sync import refresh_search_indexes
 
     embedder = make_embedder(settings.embedder, settings.embedder_model)
     store = ChunkStore.from_settings(settings, embedder.id)
     run_ingest(settings, embedder, store)
-    refresh_lexical_index(settings, store)
-    refresh_sentence_vectors(settings, store, embedder)
+    refresh_search_indexes(settings, store, embedder)
     return f"inläst från {settings.corpus_dir}"
 
 

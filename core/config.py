@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Path("corpus")
     data_dir: Path = Path(".underlag")
     chroma_url: str | None = None
+    chroma_timeout_s: float = Field(default=10.0, gt=0)
     collection: str = "underlag"
 
     # Embedding and chunking.

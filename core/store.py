@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
+
 from core.config import Settings
 from core.errors import (
     ConfigError,
@@ -40,6 +42,15 @@ _WRITE_FAILURE_ERRNOS = frozenset(
 )
 
 
+def _bound_http_timeout(client: Any, seconds: float) -> None:
+    """Give chromadb's HTTP session a timeout, so a hung server fails instead of hanging."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(seconds)
+    else:  # a chromadb release that builds its client differently: say so, keep working
+        log.warning("Kunde inte sätta tidsgräns för Chroma-klienten (okänd chromadb-version).")
+
+
 def make_client(settings: Settings) -> Any:
     """A Chroma client: ``HttpClient`` when a server URL is set, else ``PersistentClient``.
 
@@ -56,12 +67,16 @@ def make_client(settings: Settings) -> Any:
             raise ConfigError(
                 f"UNDERLAG_CHROMA_URL={settings.chroma_url!r} är ingen URL (t.ex. http://127.0.0.1:8000)."
             )
+        port = url.port or (443 if url.scheme == "https" else 8000)
         try:
-            client = chromadb.HttpClient(
-                host=url.hostname,
-                port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https",
-            )
+            # chromadb's HTTP client waits forever (timeout=None) and already talks to the
+            # server while it is built: probe first with a bound, then bound its session.
+            httpx.get(
+                f"{url.scheme}://{url.hostname}:{port}/api/v2/heartbeat",
+                timeout=settings.chroma_timeout_s,
+            ).raise_for_status()
+            client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https")
+            _bound_http_timeout(client, settings.chroma_timeout_s)
             client.heartbeat()
         except Exception as exc:  # chromadb raises plain Exception/ValueError/httpx errors
             raise IndexUnavailableError(

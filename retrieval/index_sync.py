@@ -6,7 +6,7 @@ import logging
 
 from core.config import Settings
 from core.embedders import Embedder
-from core.errors import UnderlagError
+from core.errors import IngestError, UnderlagError
 from core.store import ChunkStore
 from core.types import Chunk
 from retrieval.extractive import candidate_texts
@@ -43,6 +43,23 @@ def refresh_sentence_vectors(settings: Settings, store: ChunkStore, embedder: Em
     cache.prune(texts)
     cache.save()
     return added
+
+
+def refresh_search_indexes(settings: Settings, store: ChunkStore, embedder: Embedder) -> None:
+    """After an ingest: rebuild the lexical index and embed new sentences (CLI and page alike).
+
+    Raises:
+        IngestError: the data directory cannot be written (a full disk, a read-only directory);
+            the files written before stay as they were.
+    """
+    try:
+        refresh_lexical_index(settings, store)
+        refresh_sentence_vectors(settings, store, embedder)
+    except OSError as exc:
+        raise IngestError(
+            f"Sökindexen i {settings.data_dir} kunde inte skrivas ({exc.strerror or exc}). "
+            "Frigör utrymme eller kontrollera behörigheterna och kör inläsningen igen."
+        ) from exc
 
 
 def load_lexical_index(settings: Settings, store: ChunkStore) -> tuple[LexicalIndex, list[Chunk]]:

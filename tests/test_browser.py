@@ -209,8 +209,7 @@ def test_a_script_in_a_document_shows_as_text_in_chromium(
     settings = make_settings(tmp_path / "data", corpus_dir=corpus)
     store = ChunkStore.from_settings(settings, embedder.id)
     run_ingest(settings, embedder, store)
-    index_sync.refresh_lexical_index(settings, store)
-    index_sync.refresh_sentence_vectors(settings, store, embedder)
+    index_sync.refresh_search_indexes(settings, store, embedder)
     clear_chroma_cache()
     dialogs: list[str] = []
 

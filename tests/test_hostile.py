@@ -76,8 +76,7 @@ def hostile_root(
     started = time.perf_counter()
     report = run_ingest(settings, embedder, store)
     report.seconds = time.perf_counter() - started
-    index_sync.refresh_lexical_index(settings, store)
-    index_sync.refresh_sentence_vectors(settings, store, embedder)
+    index_sync.refresh_search_indexes(settings, store, embedder)
     yield root, report
     clear_chroma_cache()
 
