@@ -37,8 +37,8 @@ _NUMBER = re.compile(r"\d")
 
 _ASKS = {
     "amount": re.compile(
-        r"\b(hur mycket|belopp\w*|summa\w*|kostn\w*|kronor|pengar|medel|budget\w*|tilldela\w*|"
-        r"beviljade?s?|how much|amount|funding|money|budget|granted|allocated)\b",
+        r"\b(hur mycket|belopp\w*|summa\w*|kostn\w*|kostar|kosta|kronor|pengar|medel|budget\w*|"
+        r"tilldela\w*|beviljade?s?|how much|amount|funding|money|budget|granted|allocated)\b",
         re.IGNORECASE,
     ),
     "count": re.compile(r"\b(hur många|antal\w*|how many|number of)\b", re.IGNORECASE),
@@ -289,30 +289,45 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(cand)
             seen.add(cand.sentence.text)
-        # A list answer: the items that follow the chosen lead-in in the same passage.
-        lead = best.sentence
-        if "list" in types or lead.text.endswith(":"):
-            siblings = [
-                s
-                for s in split_candidates(lead.passage)
-                if s.line > lead.line and s.kind in {"item", "row"}
-            ]
+        return self._with_list_items(chosen, types)
+
+    def _with_list_items(
+        self, chosen: list[ScoredSentence], types: set[str]
+    ) -> list[ScoredSentence]:
+        """A list answer: the items that follow a chosen lead-in ("Följande aspekter ska ...:"),
+        or the best sentence when a list is asked for, in the same passage."""
+        out: list[ScoredSentence] = []
+        seen: set[str] = set()
+        expanded = False
+        extra = 0  # sentences kept after a list: one, from another passage
+        for i, cand in enumerate(chosen):
+            lead = cand.sentence
+            if lead.text in seen:
+                continue
+            if expanded and not lead.text.endswith(":"):
+                if extra or any(lead.passage is o.sentence.passage for o in out):
+                    continue
+                extra += 1
+            out.append(cand)
+            seen.add(lead.text)
+            if not (lead.text.endswith(":") or (i == 0 and "list" in types)):
+                continue
             items: list[ScoredSentence] = []
             expected = lead.line + 1
-            for sib in siblings:
+            for sib in split_candidates(lead.passage):
+                if sib.line <= lead.line or sib.kind not in {"item", "row"}:
+                    continue
                 if sib.line != expected or len(items) >= self._max_list_items:
                     break
                 expected += 1
                 if sib.text not in seen:
                     items.append(
-                        ScoredSentence(sib, best.score * 0.9, best.coverage, best.similarity)
+                        ScoredSentence(sib, cand.score * 0.9, cand.coverage, cand.similarity)
                     )
                     seen.add(sib.text)
-            if items:
-                chosen = [best, *items] + [
-                    c for c in chosen[1:] if c.sentence.passage is not lead.passage
-                ][:1]
-        return chosen
+            out.extend(items)
+            expanded = expanded or bool(items)
+        return out
 
     def _features(
         self,

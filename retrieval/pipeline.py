@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 MODES = ("extractive", "llm")
 LLM_UNAVAILABLE_NOTICE = "Språkmodellen svarar inte just nu; här är citat ur underlaget i stället."
+_ANALYSIS_CACHE = 50_000  # analysed texts kept (corpus sentences, headings, questions)
 _MAX_GROUP_SETS = 64  # distinct access-group sets whose glossary and retriever are kept
 
 
@@ -119,8 +121,12 @@ class Pipeline:
         n = max(1, len(chunks))
         self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
         self._idf_unknown = math.log(1 + (n + 0.5) / 0.5)
+        # The answerer analyses the same corpus sentences question after question: remember them.
+        analyse = functools.lru_cache(maxsize=_ANALYSIS_CACHE)(
+            lambda text: tuple(lexical.query_terms(text))
+        )
         self.answerer = ExtractiveAnswerer(
-            lambda text: list(lexical.query_terms(text)),
+            lambda text: list(analyse(text)),
             lambda term: self._idf.get(term, self._idf_unknown),
             embed_sentences=self.sentence_vectors.vectors_for,
         )
