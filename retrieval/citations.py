@@ -27,7 +27,7 @@ def citation_for(n: int, passage: Passage, quote: str) -> Citation:
 
 
 def _reading_order(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-    """Best document first; within a document, the order of the text."""
+    """Best document first; within a document, the order of the text (line, then place in line)."""
     best_rank: dict[str, int] = {}
     for s in chosen:
         doc = s.sentence.passage.chunk.doc_id
@@ -39,8 +39,16 @@ def _reading_order(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
             s.sentence.passage.chunk.doc_id,
             s.sentence.passage.chunk.position,
             s.sentence.line,
+            _offset_in_line(s),
         ),
     )
+
+
+def _offset_in_line(scored: ScoredSentence) -> int:
+    """Where a sentence starts within its line (several sentences share a line)."""
+    lines = scored.sentence.passage.chunk.text.split("\n")
+    line = lines[scored.sentence.line] if scored.sentence.line < len(lines) else ""
+    return max(0, line.find(scored.sentence.text))
 
 
 def build_extractive_answer(

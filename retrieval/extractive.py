@@ -91,6 +91,45 @@ _ENGLISH_WORDS = frozenset(
 )
 
 
+_SWEDISH_WORDS = frozenset(
+    [
+        "och",
+        "att",
+        "det",
+        "som",
+        "en",
+        "ett",
+        "är",
+        "av",
+        "på",
+        "för",
+        "med",
+        "till",
+        "hur",
+        "vad",
+        "vilka",
+        "vilken",
+        "vilket",
+        "vem",
+        "när",
+        "var",
+        "har",
+        "fick",
+        "får",
+        "om",
+        "inte",
+        "den",
+        "de",
+        "ska",
+        "kan",
+        "under",
+        "från",
+        "eller",
+        "vid",
+    ]
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Sentence:
     """A candidate sentence (or list item, or table row) of a passage."""
@@ -120,12 +159,15 @@ class Selection:
 
 
 def is_english(question: str) -> bool:
-    """Whether a question is written in English (by its function words)."""
-    words = re.findall(r"[a-zåäö]+", question.lower())
-    if not words:
-        return False
-    hits = sum(1 for w in words if w in _ENGLISH_WORDS)
-    return hits >= 2 and hits / len(words) >= 0.2 and not re.search(r"[åäö]", question.lower())
+    """Whether a question is written in English: more English than Swedish function words.
+
+    Swedish names ("Västra Götaland", "Region Östergötland") do not make an English question
+    Swedish.
+    """
+    words = re.findall(r"[a-zåäöé]+", question.lower())
+    english = sum(1 for w in words if w in _ENGLISH_WORDS)
+    swedish = sum(1 for w in words if w in _SWEDISH_WORDS)
+    return english >= 2 and english > swedish
 
 
 def answer_types(question: str) -> set[str]:
@@ -283,7 +325,8 @@ class ExtractiveAnswerer:
         for cand in scored[1:]:
             if len(chosen) >= self._max_sentences:
                 break
-            if cand.score < 0.75 * best.score or cand.sentence.text in seen:
+            # Within a quarter of the best score (of its size: scores may be negative).
+            if cand.score < best.score - 0.25 * abs(best.score) or cand.sentence.text in seen:
                 continue
             if cand.sentence.kind == "heading":
                 continue

@@ -137,7 +137,8 @@ def _fit_logistic(
     # up no further than the false-refusal budget allows.
     pos = max(1, sum(labels))
     neg = max(1, len(labels) - sum(labels))
-    best_t, best_acc = 0.5, -1.0
+    # When no threshold keeps within the budget, never refuse (0.0): the budget is a promise.
+    best_t, best_acc = 0.0, -1.0
     for t in np.linspace(0.1, 0.9, 81):
         refused_ok = sum(1 for pr, lab in zip(probs, labels, strict=True) if not lab and pr < t)
         answered = sum(1 for pr, lab in zip(probs, labels, strict=True) if lab and pr >= t)

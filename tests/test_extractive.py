@@ -1,0 +1,327 @@
+"""Tests of the extractive answerer: question types, candidate sentences and sentence selection.
+
+The answerer analyses text with the real Swedish analyser of a lexical index built on the test
+chunks, and weighs terms by their idf over those chunks, as the pipeline does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from core.types import Chunk, Passage
+from retrieval.extractive import (
+    ExtractiveAnswerer,
+    Selection,
+    Unit,
+    answer_types,
+    candidate_texts,
+    is_english,
+    specific_terms,
+)
+from retrieval.lexical import LexicalIndex
+from retrieval.refusal import FEATURES
+
+
+def make_chunk(chunk_id: str, text: str, heading: str = "Rubrik", doc_id: str = "doc") -> Chunk:
+    return Chunk(
+        chunk_id=chunk_id,
+        doc_id=doc_id,
+        title="Statsbidrag till regionerna",
+        text=text,
+        heading_path=(heading,),
+        locator="s. 1",
+        start=0,
+        end=len(text),
+        position=0,
+        n_tokens=len(text.split()),
+        content_hash=chunk_id,
+        publisher="Socialstyrelsen",
+        date="2024-03-01",
+    )
+
+
+VILLKOR = make_chunk(
+    "villkor",
+    "Bidraget söks av regionerna och fördelas efter befolkningsmängd.\n"
+    "För att beviljas medel för perioden 2023–2024 måste regionen senast 220901 uppfylla "
+    "följande villkor:\n"
+    "- Regionen ska ha stämt av sin ansökan med SiS\n"
+    "- Utformningen av pilotverksamheten ska ha skett i samverkan med SiS\n"
+    "- Regionen ska ha tillräckligt med specificerad personal\n"
+    "Förväntade resultat\n"
+    "Regionerna redovisar resultaten i en slutrapport.",
+    heading="Villkor för bidraget",
+)
+SKANE = make_chunk(
+    "skane",
+    "Region Skåne får statsbidrag för samordnade insatser.\n"
+    "Region Skåne får statsbidrag med 4 500 000 kronor.",
+    heading="Fördelning",
+    doc_id="fordelning",
+)
+ANDAMAL = make_chunk(
+    "andamal",
+    "Statsbidraget får användas till samordnade insatser för personer med samsjuklighet.\n"
+    "Statsbidraget får även användas till följande:\n"
+    "- utbildning av personal\n"
+    "- gemensamma team i kommun och region\n"
+    "Uppföljning sker årligen.",
+    heading="Ändamål",
+    doc_id="andamal",
+)
+CHUNKS = (VILLKOR, SKANE, ANDAMAL)
+
+
+@pytest.fixture(scope="module")
+def index() -> LexicalIndex:
+    return LexicalIndex.from_chunks(CHUNKS)
+
+
+def make_answerer(index: LexicalIndex, *, with_sentence_vectors: bool) -> ExtractiveAnswerer:
+    """An answerer on the index's analyser and the chunks' idf."""
+    df: Counter[str] = Counter()
+    for chunk in CHUNKS:
+        df.update(set(index.query_terms(chunk.embed_text)))
+    n = len(CHUNKS)
+
+    def idf(term: str) -> float:
+        d = df.get(term, 0)
+        return math.log(1 + (n - d + 0.5) / (d + 0.5))
+
+    embed = neutral_sentence_vectors if with_sentence_vectors else None
+    return ExtractiveAnswerer(
+        lambda text: list(index.query_terms(text)), idf, embed_sentences=embed
+    )
+
+
+def neutral_sentence_vectors(texts: list[str]) -> np.ndarray:
+    """Sentence vectors under which every sentence is equally similar to the question.
+
+    With the query vector ``NEUTRAL_QUERY`` each similarity is 0.8, the point the answerer
+    centres similarities on, so the semantic part of every score is zero and the lexical and
+    type evidence decide alone.
+    """
+    return np.ones((len(texts), 1), dtype=np.float32)
+
+
+NEUTRAL_QUERY = [0.8]
+
+
+@pytest.fixture(scope="module")
+def answerer(index: LexicalIndex) -> ExtractiveAnswerer:
+    return make_answerer(index, with_sentence_vectors=True)
+
+
+def passages(*chunks: Chunk) -> list[Passage]:
+    return [Passage(c, 1.0 / rank, rank) for rank, c in enumerate(chunks, start=1)]
+
+
+def select(answerer: ExtractiveAnswerer, question: str, context: Sequence[Chunk]) -> Selection:
+    return answerer.select(question, passages(*context), query_vector=NEUTRAL_QUERY)
+
+
+def texts(selection: Selection) -> list[str]:
+    return [s.sentence.text for s in selection.sentences]
+
+
+# -- question analysis ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What is the budget for 2024?", True),
+        ("Which regions were granted funding?", True),
+        ("How much did the region get?", True),
+        ("Vad är budgeten för 2024?", False),
+        ("Hur mycket kostar det?", False),
+        ("The SIP?", False),  # one function word is not enough
+        # Swedish names do not make an English question Swedish.
+        ("What is the Samsjuklighetsdelegationen's role in Västra Götaland?", True),
+        ("", False),
+        ("2024?", False),
+    ],
+)
+def test_is_english(question: str, expected: bool) -> None:
+    assert is_english(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Vad kostar det?", {"amount"}),
+        ("Hur mycket medel fick regionen?", {"amount"}),
+        ("Vad blev kostnaden för projektet?", {"amount"}),
+        ("Hur många deltagare fanns det?", {"count"}),
+        ("Hur stor andel av barnen fick en undersökning?", {"percent"}),
+        ("När ska rapporten lämnas?", {"date"}),
+        ("Vem leder delegationen?", {"person"}),
+        ("Vilka villkor gäller?", {"list"}),
+        ("Vilka regioner beviljades bidrag?", {"list", "amount"}),
+        ("How much funding was allocated?", {"amount"}),
+        ("Beskriv uppdraget.", set()),
+    ],
+)
+def test_answer_types(question: str, expected: set[str]) -> None:
+    assert answer_types(question) == expected
+
+
+def test_specific_terms_are_figures_and_capitalised_names() -> None:
+    assert specific_terms("Hur mycket fick Region Gotland 2024?") == ["2024", "region", "gotland"]
+    # Spaced thousands are one figure; the first word of a question is never a name.
+    assert specific_terms("Fick regionen 21 724 099 kr?") == ["21724099"]
+    # English function words are not names even when capitalised.
+    assert specific_terms("Vad säger The Lancet?") == ["lancet"]
+    assert specific_terms("Vad är samverkan?") == []
+
+
+# -- candidate sentences -------------------------------------------------------------------
+
+
+def test_candidate_texts_split_sentences_items_rows_and_headings() -> None:
+    chunk = make_chunk(
+        "c",
+        "Villkor för bidraget\n"
+        "Bidraget söks senast i mars. Det fördelas efter befolkning! Beslut 2024 fattas i maj.\n"
+        "\n"
+        "Regionen ska t.ex. redovisa följande:\n"
+        "- antal deltagare\n"
+        "-   genomförda utbildningar  \n"
+        "Region | Belopp 2024\n"
+        "Totalt 21 724 099 kr",
+    )
+    assert candidate_texts(chunk) == [
+        Unit(0, "heading", "Villkor för bidraget"),
+        Unit(1, "text", "Bidraget söks senast i mars."),
+        Unit(1, "text", "Det fördelas efter befolkning!"),
+        Unit(1, "text", "Beslut 2024 fattas i maj."),
+        # A full stop before a lower-case word does not end the sentence.
+        Unit(3, "text", "Regionen ska t.ex. redovisa följande:"),
+        Unit(4, "item", "antal deltagare"),
+        Unit(5, "item", "genomförda utbildningar"),
+        Unit(6, "row", "Region | Belopp 2024"),
+        # A short line without a full stop is a heading, unless it holds an amount.
+        Unit(7, "text", "Totalt 21 724 099 kr"),
+    ]
+
+
+def test_candidate_texts_of_an_empty_chunk() -> None:
+    assert candidate_texts(make_chunk("e", "\n  \n")) == []
+
+
+# -- selection -----------------------------------------------------------------------------
+
+
+def test_select_picks_the_sentence_that_answers(answerer: ExtractiveAnswerer) -> None:
+    selection = select(answerer, "Hur söks bidraget och hur fördelas det?", [VILLKOR, SKANE])
+    assert texts(selection)[0] == "Bidraget söks av regionerna och fördelas efter befolkningsmängd."
+    assert selection.sentences[0].coverage == pytest.approx(1.0)
+    assert selection.sentences[0].sentence.passage.chunk is VILLKOR
+
+
+def test_a_list_lead_in_brings_the_items_after_it(answerer: ExtractiveAnswerer) -> None:
+    selection = select(
+        answerer, "Vilka villkor måste regionen uppfylla för att beviljas medel?", [VILLKOR]
+    )
+    assert texts(selection) == [
+        "För att beviljas medel för perioden 2023–2024 måste regionen senast 220901 uppfylla "
+        "följande villkor:",
+        "Regionen ska ha stämt av sin ansökan med SiS",
+        "Utformningen av pilotverksamheten ska ha skett i samverkan med SiS",
+        "Regionen ska ha tillräckligt med specificerad personal",
+    ]
+    assert [s.sentence.kind for s in selection.sentences] == ["text", "item", "item", "item"]
+    # The items rank just under their lead-in.
+    lead, *items = selection.sentences
+    assert all(item.score == pytest.approx(0.9 * lead.score) for item in items)
+
+
+def test_a_lead_in_that_is_not_the_best_sentence_still_brings_its_items(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # No list is asked for; the lead-in is chosen second and its items come with it, and the
+    # sentence after the list is left out.
+    question = "Vad får statsbidraget användas till?"
+    assert "list" not in answer_types(question)
+    selection = select(answerer, question, [ANDAMAL])
+    assert texts(selection) == [
+        "Statsbidraget får användas till samordnade insatser för personer med samsjuklighet.",
+        "Statsbidraget får även användas till följande:",
+        "utbildning av personal",
+        "gemensamma team i kommun och region",
+    ]
+
+
+def test_list_items_stop_at_max_list_items(index: LexicalIndex) -> None:
+    chunk = make_chunk(
+        "many",
+        "Regionerna ska rapportera följande uppgifter:\n"
+        + "\n".join(f"- uppgift nummer {n}" for n in range(1, 13)),
+    )
+    answerer = ExtractiveAnswerer(lambda t: list(index.query_terms(t)), lambda _: 1.0)
+    selection = answerer.select("Vilka uppgifter ska regionerna rapportera?", passages(chunk))
+    assert texts(selection) == ["Regionerna ska rapportera följande uppgifter:"] + [
+        f"uppgift nummer {n}" for n in range(1, 9)
+    ]
+
+
+def test_type_fit_prefers_a_sentence_with_an_amount(answerer: ExtractiveAnswerer) -> None:
+    with_amount = "Region Skåne får statsbidrag med 4 500 000 kronor."
+    without = "Region Skåne får statsbidrag för samordnade insatser."
+    # Without an asked-for type the two sentences tie and the first in the text wins ...
+    assert texts(select(answerer, "Får Region Skåne statsbidrag?", [SKANE]))[0] == without
+    # ... asked "hur mycket", the sentence holding an amount wins.
+    selection = select(answerer, "Hur mycket statsbidrag får Region Skåne?", [SKANE])
+    assert texts(selection)[0] == with_amount
+    assert selection.features["type_fit_best"] == pytest.approx(0.5)
+
+
+def test_features_hold_every_refusal_feature(answerer: ExtractiveAnswerer) -> None:
+    question = "Hur mycket statsbidrag får Region Gotland?"
+    selection = answerer.select(
+        question,
+        passages(SKANE, VILLKOR),
+        dense_scores={"skane": 0.83, "villkor": 0.71},
+        query_vector=NEUTRAL_QUERY,
+    )
+    features = selection.features
+    # Every feature the refusal model reads, and the best score, for tuning.
+    assert set(features) == set(FEATURES) | {"best_score"}
+    assert {"dense_top", "best_coverage", "context_coverage", "missing_specific"} <= set(features)
+    assert features["dense_top"] == pytest.approx(0.83)
+    assert features["best_similarity"] == pytest.approx(0.8)
+    assert features["best_score"] == pytest.approx(selection.sentences[0].score)
+    # "Region" is in the passages, "Gotland" is not.
+    assert features["missing_specific"] == pytest.approx(0.5)
+    assert features["missing_specific_best"] == pytest.approx(0.5)
+    assert 0.0 < features["context_coverage"] < 1.0
+    assert features["english"] == 0.0
+
+
+def test_features_without_passages(answerer: ExtractiveAnswerer) -> None:
+    selection = answerer.select("Which regions were granted funding?", [])
+    assert selection.sentences == []
+    assert selection.features["best_score"] == 0.0
+    assert selection.features["best_coverage"] == 0.0
+    assert selection.features["type_fit_best"] == -1.0
+    assert selection.features["english"] == 1.0
+
+
+def test_without_sentence_vectors_the_answer_comes_from_the_words(index: LexicalIndex) -> None:
+    answerer = make_answerer(index, with_sentence_vectors=False)
+    selection = answerer.select("Hur mycket statsbidrag får Region Skåne?", passages(SKANE))
+    assert texts(selection)[0] == "Region Skåne får statsbidrag med 4 500 000 kronor."
+    assert selection.features["best_similarity"] == 0.0
+
+
+def test_without_sentence_vectors_an_equally_good_sentence_is_also_selected(
+    index: LexicalIndex,
+) -> None:
+    answerer = make_answerer(index, with_sentence_vectors=False)
+    selection = answerer.select("Vad får statsbidraget användas till?", passages(ANDAMAL))
+    assert "Statsbidraget får även användas till följande:" in texts(selection)
