@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # Retrieval.
     top_k: int = 20
     dense_k: int = 40
+    exact_search_max_chunks: int = 50_000
     lexical_k: int = 40
     context_chars: int = 4000
     rrf_k: int = 60

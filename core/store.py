@@ -5,12 +5,14 @@ from __future__ import annotations
 import errno
 import logging
 import shutil
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+import numpy as np
 
 from core.config import Settings
 from core.errors import (
@@ -164,16 +166,30 @@ class StoredDocument:
 class ChunkStore:
     """Read and write chunks of one Chroma collection that records the embedder that built it."""
 
-    def __init__(self, client: Any, collection_name: str, embedder_id: str) -> None:
+    def __init__(
+        self,
+        client: Any,
+        collection_name: str,
+        embedder_id: str,
+        exact_search_max_chunks: int = 50_000,
+    ) -> None:
         self._client = client
         self._name = collection_name
         self._embedder_id = embedder_id
         self._collection: Any = None
+        self._exact_max = exact_search_max_chunks
+        self._exact: _ExactIndex | None = None
+        self._exact_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder_id: str) -> ChunkStore:
         """A store on the client the settings ask for."""
-        return cls(make_client(settings), settings.collection, embedder_id)
+        return cls(
+            make_client(settings),
+            settings.collection,
+            embedder_id,
+            settings.exact_search_max_chunks,
+        )
 
     @property
     def embedder_id(self) -> str:
@@ -335,11 +351,25 @@ class ChunkStore:
     def dense_search(
         self, vector: list[float], k: int, doc_ids: Sequence[str] | None = None
     ) -> list[tuple[str, float]]:
-        """The ``k`` nearest chunk ids with cosine similarity, optionally within documents."""
+        """The ``k`` nearest chunk ids with cosine similarity, optionally within documents.
+
+        Up to ``exact_search_max_chunks`` chunks the search is exact over the collection's
+        vectors, read once from Chroma: Chroma's HNSW graph is rebuilt differently each time an
+        index is opened, so its approximate top list changed from one process to the next (the
+        same question got other passages after a restart). Beyond that size, Chroma's HNSW
+        search. Either way one call reaches Chroma per question, so an unreachable server is
+        noticed at once.
+        """
         col = self._get(create=False)
         where = {"doc_id": {"$in": list(doc_ids)}} if doc_ids is not None else None
         if doc_ids is not None and not doc_ids:
             return []
+        try:
+            count = int(col.count())
+        except Exception as exc:
+            raise _unavailable(exc) from exc
+        if count <= self._exact_max:
+            return self._exact_index(count).search(vector, k, doc_ids)
         try:
             res = col.query(
                 query_embeddings=[vector], n_results=k, where=where, include=["distances"]
@@ -350,6 +380,53 @@ class ChunkStore:
             (cid, 1.0 - float(dist))
             for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)
         ]
+
+    def _exact_index(self, count: int) -> _ExactIndex:
+        with self._exact_lock:
+            if self._exact is None or len(self._exact.ids) != count:
+                ids: list[str] = []
+                docs: list[str] = []
+                vectors: list[Any] = []
+                for page in self._pages(["embeddings", "metadatas"]):
+                    ids.extend(page["ids"])
+                    docs.extend(str((m or {}).get("doc_id", "")) for m in page["metadatas"])
+                    vectors.extend(page["embeddings"])
+                self._exact = _ExactIndex.build(ids, docs, vectors)
+            return self._exact
+
+
+@dataclass(frozen=True, slots=True)
+class _ExactIndex:
+    """Unit-length chunk vectors in memory, for exact and repeatable cosine search."""
+
+    ids: list[str]
+    doc_ids: np.ndarray
+    matrix: np.ndarray
+
+    @classmethod
+    def build(cls, ids: list[str], doc_ids: list[str], vectors: list[Any]) -> _ExactIndex:
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return cls(ids, np.asarray(doc_ids, dtype=object), matrix / norms)
+
+    def search(
+        self, vector: Sequence[float], k: int, doc_ids: Sequence[str] | None
+    ) -> list[tuple[str, float]]:
+        if not self.ids:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        query = query / (float(np.linalg.norm(query)) or 1.0)
+        scores = self.matrix @ query
+        rows = np.arange(len(self.ids))
+        if doc_ids is not None:
+            rows = rows[np.isin(self.doc_ids, list(doc_ids))]
+        if len(rows) > k:  # the k best (and any tied with the k-th), without a full sort
+            kth = np.partition(scores[rows], len(rows) - k)[len(rows) - k]
+            rows = rows[scores[rows] >= kth]
+        # Best first; equal scores in id order, so the order never depends on the load.
+        order = sorted(rows.tolist(), key=lambda i: (-float(scores[i]), self.ids[i]))[:k]
+        return [(self.ids[i], float(scores[i])) for i in order]
 
 
 def _detail(exc: BaseException) -> str:

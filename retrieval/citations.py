@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +10,15 @@ from core.types import Answer, Citation, Passage
 from retrieval.extractive import ScoredSentence, Selection
 
 REFUSAL_TEXT = "Jag hittar inget stöd för det i underlaget."
+# A document's own reference numbers ("… platser [2].") would read as our citation markers.
+_SOURCE_REFERENCE = re.compile(r"\s*\[\d{1,3}\]")
+
+
+def shown(sentence: str) -> str:
+    """A quoted sentence as the answer text shows it: without the document's own reference
+    numbers, so every [n] in an answer is one of its citations. The citation keeps the quote
+    verbatim."""
+    return _SOURCE_REFERENCE.sub("", sentence).strip()
 
 
 def citation_for(n: int, passage: Passage, quote: str) -> Citation:
@@ -81,7 +91,7 @@ def build_extractive_answer(
         quotes.setdefault(cid, []).append(sent.text)
         marker = f"[{numbers[cid]}]"
         if sent.kind in {"item", "row"}:
-            parts.append(f"\n- {sent.text} {marker}")
+            parts.append(f"\n- {shown(sent.text)} {marker}")
         else:
             # After a list item the next sentence starts a new paragraph; else it follows on.
             if not parts:
@@ -90,7 +100,7 @@ def build_extractive_answer(
                 sep = "\n\n"
             else:
                 sep = " "
-            parts.append(f"{sep}{sent.text} {marker}")
+            parts.append(f"{sep}{shown(sent.text)} {marker}")
     text = "".join(parts).strip()
     citations = tuple(
         citation_for(n, by_chunk[cid], " … ".join(quotes[cid])) for cid, n in numbers.items()

@@ -1,0 +1,74 @@
+"""The calibration questions (kept apart from the evaluation set) and the cross-validation."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from retrieval.calibrate import CALIBRATION_DIR, cross_validated, load_questions
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def letters(text: str) -> str:
+    return re.sub(r"[^0-9a-zåäöéü]+", "", text.lower())
+
+
+@pytest.fixture(scope="module")
+def raw_rows() -> list[dict[str, object]]:
+    return [
+        json.loads(line)
+        for path in sorted(CALIBRATION_DIR.glob("*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+
+
+def test_every_file_of_the_folder_is_read(raw_rows: list[dict[str, object]]) -> None:
+    questions = load_questions()
+    assert len(questions) == len(raw_rows) >= 230
+    assert sum(q.answerable for q in questions) >= 135
+    assert all(q.evidence for q in questions if q.answerable)
+    assert not any(q.evidence for q in questions if not q.answerable)
+
+
+def test_ids_are_unique_across_files(raw_rows: list[dict[str, object]]) -> None:
+    ids = [row["id"] for row in raw_rows]
+    assert len(ids) == len(set(ids))
+
+
+def test_every_evidence_quote_is_in_its_document(raw_rows: list[dict[str, object]]) -> None:
+    texts = {
+        path.name: letters(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8")))
+        + letters(path.read_text(encoding="utf-8").replace("-\n", ""))
+        for path in (REPO / "corpus").glob("*.txt")
+    }
+    missing = [
+        row["id"]
+        for row in raw_rows
+        if row["answerable"] and letters(str(row["evidence"])) not in texts[str(row["source"])]
+    ]
+    assert missing == []
+
+
+def test_no_question_of_the_evaluation_set_is_reused(raw_rows: list[dict[str, object]]) -> None:
+    evaluation = {
+        letters(json.loads(line)["question"])
+        for line in (REPO / "evals" / "dataset.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+    assert [row["id"] for row in raw_rows if letters(str(row["question"])) in evaluation] == []
+
+
+def test_cross_validation_judges_each_question_by_a_model_fitted_without_it() -> None:
+    # Answerable questions have high similarity; unanswerable low, one of each out of line.
+    features = [{"best_similarity": 0.9 + 0.001 * i} for i in range(20)]
+    features += [{"best_similarity": 0.7 + 0.001 * i} for i in range(20)]
+    features += [{"best_similarity": 0.7}, {"best_similarity": 0.95}]
+    labels = [True] * 20 + [False] * 20 + [True, False]
+    refused_unanswerable, refused_answerable = cross_validated(features, labels, folds=7)
+    assert refused_unanswerable == pytest.approx(20 / 21)  # all but the one out of line
+    assert refused_answerable == pytest.approx(1 / 21)  # only the one out of line

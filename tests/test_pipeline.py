@@ -1,0 +1,341 @@
+"""The question-answering chain on the real ingested corpus: cited answers, refusals, English
+questions, follow-ups, question checks, the lexical index kept across questions, and
+`underlag ask --json` run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import BIN, CORPUS, REPO, clear_chroma_cache
+
+from core.config import Settings
+from core.errors import InputError
+from core.types import Answer, Turn
+from retrieval.citations import REFUSAL_TEXT
+from retrieval.pipeline import Pipeline, clean_question
+
+pytestmark = pytest.mark.slow
+
+VGR = "vgr-fordelning-medel-samsjuklighet-2024"
+DALARNA = "rss-dalarna-psykisk-halsa-suicidprevention-2024-2025"
+LCHNV = "rss-dalarna-lchnv-2024-06-12"
+# VGR 2024: "För Västra Götalands del handlar det om 29 276 915 kr."
+VGR_QUESTION = "Hur mycket får Västra Götaland för samsjuklighet 2024?"
+VGR_AMOUNT = "29 276 915"
+MARKER = re.compile(r"\[(\d+)\]")
+CONTROL_MESSAGE = (
+    "Frågan innehåller osynliga styrtecken. Skriv den eller klistra in den som vanlig text."
+)
+
+
+def copy_data(source: Settings, target: Path) -> Settings:
+    """The settings of a private copy of an ingested data directory."""
+    shutil.copytree(source.data_dir, target)
+    return source.model_copy(update={"data_dir": target})
+
+
+@pytest.fixture(scope="module")
+def pipeline_settings(
+    ingested_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    """The session's ingested corpus copied for this module: asking may save sentence vectors."""
+    yield copy_data(ingested_settings, tmp_path_factory.mktemp("pipeline") / "data")
+    clear_chroma_cache()
+
+
+@pytest.fixture(scope="module")
+def pipeline(pipeline_settings: Settings) -> Pipeline:
+    """The extractive pipeline, opened once as the page and the CLI open it."""
+    return Pipeline.from_settings(pipeline_settings)
+
+
+def assert_cited(answer: Answer, pipeline: Pipeline) -> None:
+    """An answer whose citations quote their chunks word for word and are all marked."""
+    assert not answer.refused, answer.text
+    assert answer.mode == "extractive"
+    assert answer.citations
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    passage_ids = {p.chunk.chunk_id for p in answer.passages}
+    for citation in answer.citations:
+        chunk = pipeline.chunk(citation.chunk_id)
+        assert chunk is not None
+        assert citation.chunk_id in passage_ids
+        assert (citation.doc_id, citation.title, citation.locator) == (
+            chunk.doc_id,
+            chunk.title,
+            chunk.locator,
+        )
+        # Several sentences of one chunk are joined with " … "; each is quoted as written.
+        for sentence in citation.quote.split(" … "):
+            assert sentence
+            assert sentence in chunk.text
+        assert f"[{citation.n}]" in answer.text
+
+
+# --- cited answers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "fact", "doc_id"),
+    [
+        (VGR_QUESTION, VGR_AMOUNT, VGR),
+        # "Suicidpreventionssamordnare: stödjer region och kommuner i det suicidpreventiva arbetet"
+        (
+            "Vad gör samordnaren för suicidprevention?",
+            "stödjer region och kommuner i det suicidpreventiva arbetet",
+            DALARNA,
+        ),
+        # "Idag används Region Dalarnas avvikelsehanteringssystem, Synergi"
+        ("Vilket system används för att hantera avvikelser?", "Synergi", LCHNV),
+    ],
+)
+def test_an_answer_quotes_the_cited_chunks_verbatim(
+    pipeline: Pipeline, question: str, fact: str, doc_id: str
+) -> None:
+    answer = pipeline.ask(question)
+
+    assert_cited(answer, pipeline)
+    assert answer.question == question
+    assert fact in answer.text
+    assert any(fact in c.quote and c.doc_id == doc_id for c in answer.citations)
+    assert set(MARKER.findall(answer.text)) == {str(c.n) for c in answer.citations}
+    assert answer.timings["total_ms"] >= answer.timings["retrieve_ms"] > 0
+
+
+def test_every_marker_in_the_text_points_at_a_citation(pipeline: Pipeline) -> None:
+    # The report's own reference numbers are left out of the answer text, so they cannot read as
+    # citation markers. Delrapport 2020:
+    # "I dag är 9 procent av platserna i SiS ungdomsvård vikta för barn och unga
+    # med särskilda vård- och resursbehov, så kallade resursförstärkta platser [2]."
+    answer = pipeline.ask(
+        "Hur stor del av platserna inom SiS ungdomsvård har extra bemanning för unga med "
+        "särskilda behov?"
+    )
+    assert "9 procent" in answer.text
+    assert set(MARKER.findall(answer.text)) == {str(c.n) for c in answer.citations}
+
+
+# --- refusals -----------------------------------------------------------------------------
+
+# A known weakness, kept visible: an English question about nothing in the documents is still
+# answered from unrelated passages (its words match nothing, so only meaning decides).
+_ANSWERS_ANYWAY = "A question about nothing in the documents is answered with unrelated passages"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Vad kostar kaffet i personalmatsalen på Volvo?",
+        "Hur många månar har Jupiter?",
+        "Vad kostar en kopp kaffe i personalrestaurangen?",
+        pytest.param(
+            "What does a cup of coffee cost in the staff canteen?",
+            marks=pytest.mark.xfail(strict=True, reason=f"{_ANSWERS_ANYWAY} (English)."),
+        ),
+        "Vilket lag vann fotbolls-VM 2018?",
+    ],
+)
+def test_a_question_the_documents_do_not_answer_is_refused(
+    pipeline: Pipeline, question: str
+) -> None:
+    answer = pipeline.ask(question)
+
+    assert answer.refused, answer.text
+    assert answer.text == REFUSAL_TEXT
+    assert answer.citations == ()
+    assert answer.mode == "extractive"
+
+
+# --- English questions and follow-ups -----------------------------------------------------
+
+
+def test_an_english_question_gets_a_cited_answer_from_a_swedish_document(
+    pipeline: Pipeline,
+) -> None:
+    answer = pipeline.ask("How much money does Västra Götaland get for co-morbidity in 2024?")
+
+    assert_cited(answer, pipeline)
+    assert VGR_AMOUNT in answer.text
+    assert any(VGR_AMOUNT in c.quote and c.doc_id == VGR for c in answer.citations)
+
+
+def test_a_follow_up_with_a_new_year_is_rewritten_and_answered(pipeline: Pipeline) -> None:
+    first = "Hur mycket pengar gick till suicidpreventivt arbete i Dalarna 2025?"
+    history = [
+        Turn("user", first),
+        Turn("assistant", "Regionen får 7 790 015 kr och länet 7 569 623 kr."),
+    ]
+
+    answer = pipeline.ask("och 2024?", history=history)
+
+    assert answer.question == "och 2024?"
+    assert answer.standalone_question != answer.question
+    assert answer.standalone_question == first.replace("2025", "2024")
+    assert_cited(answer, pipeline)
+    # Dalarna 2024: "Ett stärkt och utvecklat suicidpreventivt arbete 5 445 343 kr".
+    assert "5 445 343" in answer.text
+    assert any("5 445 343" in c.quote and c.doc_id == DALARNA for c in answer.citations)
+
+
+def test_a_question_without_history_is_searched_as_typed(pipeline: Pipeline) -> None:
+    answer = pipeline.ask("  Hur mycket får Västra   Götaland\nför samsjuklighet 2024? ")
+    assert answer.question == VGR_QUESTION
+    assert answer.standalone_question == VGR_QUESTION
+
+
+# --- checking the question ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "Skriv en fråga först."),
+        ("   \n\t  ", "Skriv en fråga först."),
+        ("x" * 2001, "Frågan är för lång (2001 tecken). Korta ner den till högst 2000 tecken."),
+        (
+            "Vad är SIP?\x00",
+            CONTROL_MESSAGE,
+        ),
+        (
+            "\x1b[31mVad är SIP?",
+            CONTROL_MESSAGE,
+        ),
+        (
+            "Vad är SIP?\x9b",
+            CONTROL_MESSAGE,
+        ),
+    ],
+    ids=["empty", "blank", "too-long", "nul", "escape", "c1"],
+)
+def test_a_bad_question_raises_an_input_error_in_swedish(
+    pipeline: Pipeline, question: str, message: str
+) -> None:
+    with pytest.raises(InputError) as direct:
+        clean_question(question, 2000)
+    assert str(direct.value) == message
+    with pytest.raises(InputError) as asked:
+        pipeline.ask(question)
+    assert str(asked.value) == message
+
+
+def test_a_question_at_the_limit_and_ordinary_white_space_are_accepted() -> None:
+    assert clean_question("x" * 2000, 2000) == "x" * 2000
+    # Long white space collapses before the length is measured.
+    assert clean_question("Vad är SIP?" + " " * 3000, 2000) == "Vad är SIP?"
+    assert clean_question("\tVad\r\när\x0bSIP?\x0c", 2000) == "Vad är SIP?"
+
+
+# --- the lexical index is loaded once -----------------------------------------------------
+
+
+def test_the_lexical_index_is_not_rebuilt_per_question(pipeline_settings: Settings) -> None:
+    path = pipeline_settings.lexical_path
+    before = (path.stat().st_mtime_ns, path.read_bytes())
+
+    pipeline = Pipeline.from_settings(pipeline_settings)
+    lexical = pipeline.lexical
+    for question in (VGR_QUESTION, "Vad gör BISAM?", "Hur många månar har Jupiter?"):
+        pipeline.ask(question)
+    pipeline.ask("och 2023?", history=[Turn("user", VGR_QUESTION)])
+
+    assert pipeline.lexical is lexical
+    assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+
+
+# --- `underlag ask --json` ----------------------------------------------------------------
+
+
+def underlag_ask(args: list[str], data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run `underlag ask` in a clean environment: no UNDERLAG_* from outside, no .env."""
+    command = (
+        [str(BIN / "underlag")] if (BIN / "underlag").exists() else [sys.executable, "-m", "cli"]
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNDERLAG_")}
+    environ.update(
+        PYTHONPATH=str(REPO), UNDERLAG_DATA_DIR=str(data_dir), UNDERLAG_CORPUS_DIR=str(CORPUS)
+    )
+    return subprocess.run(
+        [*command, "ask", *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture
+def cli_data(ingested_settings: Settings, tmp_path: Path) -> Path:
+    """A private copy of the ingested data for the CLI's own process."""
+    return copy_data(ingested_settings, tmp_path / "data").data_dir
+
+
+def test_ask_json_prints_the_answer_citations_and_ranked_passages(
+    cli_data: Path, tmp_path: Path, pipeline: Pipeline
+) -> None:
+    result = underlag_ask(["--json", VGR_QUESTION], cli_data, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    data: dict[str, Any] = json.loads(result.stdout)
+    assert list(data) == ["answer", "refused", "mode", "citations", "passages", "timings_ms"]
+    assert data["refused"] is False
+    assert data["mode"] == "extractive"
+    assert VGR_AMOUNT in data["answer"]
+
+    passages = data["passages"]
+    assert passages
+    for passage in passages:
+        assert list(passage) == ["chunk_id", "doc_id", "text", "score"]
+    # In rank order: the same ranking as the library's answer, scores falling.
+    expected = pipeline.ask(VGR_QUESTION)
+    assert [p["chunk_id"] for p in passages] == [p.chunk.chunk_id for p in expected.passages]
+    scores = [p["score"] for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    texts = {p["chunk_id"]: p["text"] for p in passages}
+
+    citations = data["citations"]
+    assert [c["n"] for c in citations] == list(range(1, len(citations) + 1))
+    for citation in citations:
+        assert list(citation) == ["n", "doc_id", "title", "locator", "quote", "chunk_id"]
+        for sentence in citation["quote"].split(" … "):
+            assert sentence in texts[citation["chunk_id"]]
+        assert f"[{citation['n']}]" in data["answer"]
+    assert any(
+        VGR_AMOUNT in c["quote"]
+        and c["doc_id"] == VGR
+        and c["title"]
+        == "Fördelning av länsgemensamma medel för sammanhållen vård och samsjuklighet 2024"
+        for c in citations
+    )
+
+    timings = data["timings_ms"]
+    assert {"retrieve", "answer", "total"} <= set(timings)
+    assert not any(key.endswith("_ms") for key in timings)
+    assert all(isinstance(v, int | float) and v >= 0 for v in timings.values())
+
+
+def test_ask_json_prints_a_refusal(cli_data: Path, tmp_path: Path) -> None:
+    result = underlag_ask(
+        ["--json", "Vad kostar kaffet i personalmatsalen på Volvo?"], cli_data, tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert list(data) == ["answer", "refused", "mode", "citations", "passages", "timings_ms"]
+    assert data["refused"] is True
+    assert data["answer"] == REFUSAL_TEXT
+    assert data["citations"] == []
+
+
+def test_ask_with_an_empty_question_prints_one_swedish_error_line(
+    cli_data: Path, tmp_path: Path
+) -> None:
+    result = underlag_ask(["--json", "   "], cli_data, tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == ["fel: Skriv en fråga först."]
