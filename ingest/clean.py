@@ -30,6 +30,9 @@ _WHOLE_LINE_EMPHASIS = re.compile(r"^\s*(\*{2,3}|_{2,3})(?P<t>[^*_].*?)\1\s*$")
 _HTML_TAG = re.compile(r"<[^>]+>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff\u00ad]")
 _YEAR = re.compile(r"^(19|20)\d{2}$")
+# A line that is only a year ("2024" ... "2025" in a slide deck, a plan's "2021"/"2022") opens a
+# period: what follows is about that year until the next such line.
+YEAR_LINE = re.compile(r"(?:19|20)\d{2}")
 _YEAR_SPAN = re.compile(r"\b(?:19|20)\d{2}\s?[-–]\s?(?:19|20)\d{2}\b")
 
 
@@ -347,7 +350,10 @@ def structure(raw: str) -> tuple[str, list[Block]]:
     pieces: list[str] = []
     offset = 0
     after_banner = False
+    period = ""
     for para in paras:
+        if para.kind == "paragraph" and YEAR_LINE.fullmatch(para.text):
+            period = para.text
         if para.kind == "paragraph" and _is_banner(para.text) and counts[para.text] >= 2:
             after_banner = True  # repeated slide banner: noise, but it opens a new section
             continue
@@ -360,7 +366,11 @@ def structure(raw: str) -> tuple[str, list[Block]]:
         after_banner = False if kind != "paragraph" or para.text else after_banner
         if kind == "heading":
             path = [(lv, t) for lv, t in path if lv < level] + [(level, para.text)]
+            if level == 1:
+                period = ""  # a new top-level section is no longer about the year before
         heading_path = tuple(t for _, t in path)
+        if period and not any(period in t for t in heading_path):
+            heading_path += (period,)  # the year the text is about, for search and citations
         locator = f"sida {para.page}" if has_pages else ""
         sep = "\n\n" if pieces and (kind == "heading" or blocks[-1].kind == "heading") else "\n"
         if pieces:

@@ -35,7 +35,7 @@ from ingest.load import Catalog, list_corpus, load_catalog, load_document, slugi
 
 log = logging.getLogger(__name__)
 
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 EMBED_BATCH = 16
 
 Progress = Callable[[str, int, int], None]

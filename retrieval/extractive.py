@@ -405,9 +405,28 @@ def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:
     """Share of a question's figures and names found in none of the chunks (title, headings)."""
     if not terms:
         return 0.0
-    text = " ".join(
-        f"{c.title} {c.date} {' '.join(c.heading_path)} {c.text}".lower() for c in chunks
+    text = _fold(
+        " ".join(f"{c.title} {c.date} {' '.join(c.heading_path)} {c.text}" for c in chunks)
     )
     flat = re.sub(r"\s", "", text)
-    missing = [t for t in terms if t not in text and t not in flat]
+    missing = [t for t in terms if not _present(_fold(t), text, flat)]
     return len(missing) / len(terms)
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents other than å, ä, ö dropped ("Sälén" in a scan is "Sälen")."""
+    return text.lower().translate(_ACCENTS)
+
+
+_ACCENTS = str.maketrans("éèêëáàüú", "eeeeaauu")
+
+
+def _present(term: str, text: str, flat: str) -> bool:
+    """Whether a name or figure of a question is in the text: as asked, without the genitive s
+    ("Malung-Sälens kommun" -> "malung-sälen"), or as its hyphenated parts
+    ("MiniMaria-gruppen": "minimaria" and "gruppen")."""
+    forms = [term, term[:-1]] if len(term) > 4 and term.endswith("s") else [term]
+    if any(f in text or f in flat for f in forms):
+        return True
+    parts = [p for p in term.split("-") if len(p) > 2]
+    return len(parts) > 1 and all(p in text for p in parts)

@@ -77,15 +77,15 @@ def fit_refusal_model(
     labels: Sequence[bool],
     l2: float = 1.0,
     iterations: int = 200,
-    max_false_refusal: float = 0.08,
+    max_false_refusal: float = 0.05,
 ) -> RefusalModel:
     """Fit a monotone logistic model: features whose weight comes out against their sign are
     dropped and the rest refitted, so the model stays explainable on a small calibration set.
 
-    The false-refusal budget applies to the calibration questions themselves. It sits below the
-    product's 10 % because questions the model has not seen are refused more often: at 0.08,
-    10-fold cross-validation on the 230 calibration questions gave 0.07 false refusals (0.10 at
-    a 0.10 budget).
+    The false-refusal budget applies to the calibration questions themselves. It is the
+    evaluation gate's limit (5 %, evals/thresholds.toml), below the product's 10 %: questions
+    the model has not seen are refused more often. 10-fold cross-validation on the 230
+    calibration questions: 0.25 of unanswerable refused, 0.05 of answerable.
     """
     features = list(FEATURES)
     while True:

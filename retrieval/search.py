@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -104,12 +105,35 @@ class HybridRetriever:
             lexical = dict(hits)
             rankings.append([cid for cid, _ in hits if cid in self._chunks])
         weights = [self._dense_weight, 1.0] if len(rankings) == 2 else None
-        fused = fuse_rankings(rankings, k=self._rrf_k, weights=weights)[:k]
+        fused = fuse_rankings(rankings, k=self._rrf_k, weights=weights)
+        ordered = prefer_asked_years([(self._chunks[cid], score) for cid, score in fused], question)
         passages = [
-            Passage(self._chunks[cid], score, rank)
-            for rank, (cid, score) in enumerate(fused, start=1)
+            Passage(chunk, score, rank) for rank, (chunk, score) in enumerate(ordered[:k], start=1)
         ]
         return SearchResult(passages, dense, lexical, timings, expanded, vector)
+
+
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+
+
+def prefer_asked_years(
+    ranked: Sequence[tuple[Chunk, float]], question: str
+) -> list[tuple[Chunk, float]]:
+    """Move chunks about another year than the question asks for behind the rest.
+
+    A chunk is about a year when its heading path ends in one (the text under a slide's "2024"
+    or a plan's "2022"; see ingest.clean). A question naming 2025 is not answered by the
+    figures of 2024, however well they match its words. Order is kept otherwise.
+    """
+    asked = set(_YEAR.findall(question))
+    if not asked:
+        return list(ranked)
+
+    def other_year(chunk: Chunk) -> bool:
+        periods = {h for h in chunk.heading_path if _YEAR.fullmatch(h)}
+        return bool(periods) and not periods & asked
+
+    return [r for r in ranked if not other_year(r[0])] + [r for r in ranked if other_year(r[0])]
 
 
 def neighbours(chunk: Chunk, by_position: Mapping[tuple[str, int], Chunk]) -> list[Chunk]:

@@ -39,6 +39,8 @@ def without_continuation_labels(text: str) -> str:
 def next_block_kind(doc: Document, chunk: Chunk) -> str:
     """Kind of the block that follows the chunk, or "end" at the end of the document."""
     later = [b for b in doc.blocks if b.start >= chunk.end]
+    if later and re.fullmatch(r"(19|20)\d{2}", later[0].text):
+        return "year"  # a year line opens a new period, and so a new chunk
     return later[0].kind if later else "end"
 
 
@@ -100,7 +102,7 @@ def test_small_chunks_close_a_section(
 ) -> None:
     small = [(doc, c) for doc, chunks in corpus_chunks.values() for c in chunks if c.n_tokens < 150]
     mid_section = [
-        c.chunk_id for doc, c in small if next_block_kind(doc, c) not in {"heading", "end"}
+        c.chunk_id for doc, c in small if next_block_kind(doc, c) not in {"heading", "year", "end"}
     ]
     # Only where the next block was too large to join may a small chunk end mid-section.
     assert len(mid_section) <= 2, mid_section
@@ -113,14 +115,40 @@ def test_heading_path_is_stored_and_prefixed_to_the_embedded_text(
         for chunk in chunks:
             inside = [b for b in doc.blocks if b.start < chunk.end and b.end > chunk.start]
             body = [b for b in inside if b.kind != "heading"] or inside
-            assert chunk.heading_path == body[0].heading_path
+            period = [h for h in chunk.heading_path[-1:] if re.fullmatch(r"\d{4}", h)]
+            # A chunk's path is its first text's, with the year its text is about.
+            assert chunk.heading_path in {
+                body[0].heading_path,
+                body[0].heading_path + tuple(period),
+            }
             if chunk.heading_path:
                 assert chunk.embed_text == " > ".join(chunk.heading_path) + "\n" + chunk.text
-                assert chunk.locator.endswith(f"avsnitt ”{chunk.heading_path[-1]}”")
+                titles = [h for h in chunk.heading_path if not re.fullmatch(r"\d{4}", h)]
+                years = [h for h in chunk.heading_path if re.fullmatch(r"\d{4}", h)]
+                where = f"avsnitt ”{titles[-1]}”" if titles else f"avsnitt ”{years[-1]}”"
+                if titles and years:
+                    where += f" ({years[-1]})"
+                assert chunk.locator.endswith(where)
     doc, chunks = corpus_chunks["sos-delrapport-integrerad-vard-sis-2020"]
     uppdraget = next(c for c in chunks if "I uppdraget ska Socialstyrelsen" in c.text)
     assert uppdraget.heading_path == ("Utveckling av integrerad vård", "Uppdraget")
     assert uppdraget.embed_text.startswith("Utveckling av integrerad vård > Uppdraget\n")
+
+
+def test_a_year_line_puts_its_year_on_what_follows(
+    corpus_chunks: dict[str, tuple[Document, list[Chunk]]],
+) -> None:
+    # The agreement deck: "2024" opens the report of 2024, "2025" the agreement for 2025.
+    _, chunks = corpus_chunks["rss-dalarna-psykisk-halsa-suicidprevention-2024-2025"]
+    reported = next(c for c in chunks if "5 445 343" in c.text)
+    agreed = next(c for c in chunks if "Regionen 7 790 015 kr" in c.text)
+    assert "2025" not in reported.heading_path  # (it starts above the "2024" line: no year)
+    assert agreed.heading_path[-1] == "2025"
+    assert agreed.embed_text.startswith(" > ".join(agreed.heading_path) + "\n")
+    assert agreed.locator.endswith("(2025)")
+    # A new top-level section is no longer about that year.
+    sip = next(c for c in chunks if c.heading_path[0].startswith("Länsövergripande arbete om"))
+    assert "2025" not in sip.heading_path
 
 
 def test_page_locators_of_the_report(

@@ -325,3 +325,31 @@ def test_without_sentence_vectors_an_equally_good_sentence_is_also_selected(
     answerer = make_answerer(index, with_sentence_vectors=False)
     selection = answerer.select("Vad får statsbidraget användas till?", passages(ANDAMAL))
     assert "Statsbidraget får även användas till följande:" in texts(selection)
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("Hur mycket får Region Skånes pilot?", 0.0),  # genitive s: "Skåne" is in the text
+        ("Hur mycket får Region Gotlands pilot?", 0.5),  # "Gotland" is not
+        ("Vad säger Villkor-Bidraget?", 0.0),  # hyphenated parts found apart
+        ("Vad gör Sälén?", 1.0),
+    ],
+)
+def test_a_name_counts_as_present_in_its_usual_forms(
+    answerer: ExtractiveAnswerer, question: str, missing: float
+) -> None:
+    features = answerer.select(
+        question, passages(SKANE, VILLKOR), query_vector=NEUTRAL_QUERY
+    ).features
+    assert features["missing_specific"] == pytest.approx(missing)
+
+
+def test_a_scanned_accent_does_not_hide_a_name(answerer: ExtractiveAnswerer) -> None:
+    scanned = make_chunk("scan", "Malung-Sälén har fått 4 platser.", heading="Platser")
+    features = answerer.select(
+        "Hur många platser fick Malung-Sälens kommun?",
+        passages(scanned),
+        query_vector=NEUTRAL_QUERY,
+    ).features
+    assert features["missing_specific"] == 0.0

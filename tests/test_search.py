@@ -16,7 +16,7 @@ from core.types import Chunk, Filters, Passage
 from retrieval.glossary import GlossaryEntry
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
-from retrieval.search import HybridRetriever, fit_context
+from retrieval.search import HybridRetriever, fit_context, prefer_asked_years
 
 pytestmark = pytest.mark.slow
 
@@ -311,3 +311,30 @@ def test_neighbours_share_the_budget(index: SearchIndex, ranked: list[Passage]) 
     context = fit_context(ranked, budget, index.by_position())
     assert sum(len(p.chunk.text) for p in context) <= budget
     assert context[0].chunk.chunk_id == ranked[0].chunk.chunk_id
+
+
+def test_chunks_about_another_year_than_asked_come_last() -> None:
+    def chunk(cid: str, *path: str) -> Chunk:
+        return Chunk(
+            chunk_id=cid,
+            doc_id="d",
+            title="t",
+            text=cid,
+            heading_path=path,
+            locator="",
+            start=0,
+            end=1,
+            position=0,
+            n_tokens=1,
+            content_hash=cid,
+        )
+
+    report_2024 = chunk("a", "Överenskommelse", "2024")
+    title = chunk("b", "Överenskommelse")
+    agreement_2025 = chunk("c", "Fördelning av medel", "2025")
+    ranked = [(report_2024, 0.9), (title, 0.8), (agreement_2025, 0.7)]
+    order = [c.chunk_id for c, _ in prefer_asked_years(ranked, "Hur mycket 2025?")]
+    assert order == ["b", "c", "a"]  # untagged and 2025 keep their order, 2024 goes last
+    both = [c.chunk_id for c, _ in prefer_asked_years(ranked, "Och 2024 jämfört med 2025?")]
+    assert both == ["a", "b", "c"]
+    assert [c.chunk_id for c, _ in prefer_asked_years(ranked, "Hur mycket?")] == ["a", "b", "c"]
