@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import prepare_index  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.types import Answer, Turn  # noqa: E402
 from evals.dataset import EvalRow, load_dataset  # noqa: E402
@@ -67,24 +67,6 @@ def pick_subset(rows: Sequence[EvalRow], n: int) -> list[EvalRow]:
 
     chosen = {r.id for r in spread(answerable, k_an) + spread(unanswerable, k_un)}
     return [r for r in rows if r.id in chosen]
-
-
-def prepare_index(settings: Settings, source: Path | None) -> float:
-    """Copy an ingested data directory, or ingest the corpus; returns the seconds it took."""
-    started = time.perf_counter()
-    if source is not None:
-        shutil.copytree(source, settings.data_dir)
-        return time.perf_counter() - started
-    from core.embedders import make_embedder
-    from core.store import ChunkStore
-    from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_lexical_index
-
-    embedder = make_embedder(settings.embedder, settings.embedder_model)
-    store = ChunkStore.from_settings(settings, embedder.id)
-    run_ingest(settings, embedder, store)
-    refresh_lexical_index(settings, store)
-    return time.perf_counter() - started
 
 
 def ask(pipeline: Any, row: EvalRow, mode: str) -> dict[str, Any]:

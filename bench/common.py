@@ -1,0 +1,29 @@
+"""What the benchmarks share: an index to measure on, built as `underlag ingest` builds it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from core.config import Settings
+
+
+def prepare_index(settings: Settings, source: Path | None) -> float:
+    """Copy an ingested data directory, or ingest the corpus as the CLI does (store, lexical
+    index and sentence vectors, so no question pays for an embedding at ingest's place);
+    returns the seconds it took."""
+    started = time.perf_counter()
+    if source is not None:
+        shutil.copytree(source, settings.data_dir)
+        return time.perf_counter() - started
+    from core.embedders import make_embedder
+    from core.store import ChunkStore
+    from ingest.index import run_ingest
+    from retrieval.index_sync import refresh_search_indexes
+
+    embedder = make_embedder(settings.embedder, settings.embedder_model)
+    store = ChunkStore.from_settings(settings, embedder.id)
+    run_ingest(settings, embedder, store)
+    refresh_search_indexes(settings, store, embedder)
+    return time.perf_counter() - started
