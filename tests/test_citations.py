@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from core.types import Chunk, Passage
+from conftest import text_chunk
+
+from core.types import Passage
 from retrieval.citations import answer_to_json, build_extractive_answer, citation_for
 from retrieval.extractive import ScoredSentence, Selection, Sentence, split_candidates
 
@@ -22,17 +24,14 @@ VGR_TEXT = "Västra Götalandsregionen tilldelas 21 724 099 kr år 2024."
 def make_passage(
     text: str, rank: int, doc_id: str = "socialstyrelsen_bilaga", position: int = 0
 ) -> Passage:
-    chunk = Chunk(
-        chunk_id=f"{doc_id}:{position:04d}",
+    chunk = text_chunk(
+        f"{doc_id}:{position:04d}",
+        text,
         doc_id=doc_id,
         title=f"Titel för {doc_id}",
-        text=text,
         heading_path=("Villkor för bidraget",),
         locator=f"avsnitt ”Villkor”, stycke {position + 1}",
-        start=0,
-        end=len(text),
         position=position,
-        n_tokens=len(text.split()),
         content_hash=f"hash-{doc_id}-{position}",
         publisher="Socialstyrelsen",
         date="2023-05-10",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import text_chunk
 
-from core.types import Answer, Chunk, Citation, Passage
+from core.types import Answer, Citation, Passage
 from evals.dataset import normalise_for_match
 from evals.metrics import (
     QuestionScore,
@@ -29,17 +30,13 @@ FILLER = "Socialstyrelsen har i uppdrag att förbereda ett pilotprojekt. " * 3
 
 def passage(text: str, rank: int, doc: str = "rapport", position: int | None = None) -> Passage:
     pos = rank if position is None else position
-    chunk = Chunk(
-        chunk_id=f"{doc}:{pos:04d}",
+    chunk = text_chunk(
+        f"{doc}:{pos:04d}",
+        text,
         doc_id=doc,
         title=doc,
-        text=text,
-        heading_path=(),
         locator=f"sida {pos}",
-        start=0,
-        end=len(text),
         position=pos,
-        n_tokens=len(text.split()),
         content_hash=f"{doc}{pos}",
     )
     return Passage(chunk, 1.0 / rank, rank)

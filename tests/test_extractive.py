@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from conftest import text_chunk
 
 from core.types import Chunk, Passage
 from retrieval.extractive import (
@@ -28,18 +29,13 @@ from retrieval.refusal import FEATURES
 
 
 def make_chunk(chunk_id: str, text: str, heading: str = "Rubrik", doc_id: str = "doc") -> Chunk:
-    return Chunk(
-        chunk_id=chunk_id,
+    return text_chunk(
+        chunk_id,
+        text,
         doc_id=doc_id,
         title="Statsbidrag till regionerna",
-        text=text,
         heading_path=(heading,),
         locator="s. 1",
-        start=0,
-        end=len(text),
-        position=0,
-        n_tokens=len(text.split()),
-        content_hash=chunk_id,
         publisher="Socialstyrelsen",
         date="2024-03-01",
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import CORPUS, clear_chroma_cache, make_settings
+from conftest import CORPUS, clear_chroma_cache, make_settings, text_chunk
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -28,7 +28,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from core.config import Settings
 from core.errors import LLMUnavailable
 from core.llms import make_chat_model
-from core.types import Answer, Chunk, Passage, Turn
+from core.types import Answer, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT
 from retrieval.generate import (
     REFUSAL_TEXT_EN,
@@ -67,17 +67,13 @@ def local_model_path() -> Path:
 
 
 def make_passage(n: int, text: str, doc_id: str) -> Passage:
-    chunk = Chunk(
-        chunk_id=f"{doc_id}-{n}",
+    chunk = text_chunk(
+        f"{doc_id}-{n}",
+        text,
         doc_id=doc_id,
         title=doc_id.replace("_", " "),
-        text=text,
-        heading_path=(),
         locator=f"stycke {n}",
-        start=0,
-        end=len(text),
         position=n,
-        n_tokens=len(text.split()),
         content_hash=str(n),
     )
     return Passage(chunk=chunk, score=1.0 / n, rank=n)

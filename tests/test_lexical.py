@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import text_chunk
 
 from core.errors import IndexMissingError
 from core.types import Chunk, Filters
@@ -235,18 +236,12 @@ def test_settings_switch_compounds_and_ngrams_off() -> None:
 
 
 def _chunk(chunk_id: str, text: str, heading: str, **meta: Any) -> Chunk:
-    return Chunk(
-        chunk_id=chunk_id,
+    return text_chunk(
+        chunk_id,
+        text,
         doc_id=meta.get("doc_id", "doc"),
-        title="Titel",
-        text=text,
         heading_path=(heading,),
         locator="s. 1",
-        start=0,
-        end=len(text),
-        position=0,
-        n_tokens=len(text.split()),
-        content_hash=chunk_id,
         doc_type=meta.get("doc_type", "rapport"),
         date=meta.get("date", "2024-06-12"),
         groups=meta.get("groups", ("alla",)),

