@@ -50,6 +50,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from bench.common import ingest_corpus  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.feedback import RATING_UP, FeedbackStore  # noqa: E402
 from core.types import Filters, Turn  # noqa: E402
@@ -125,15 +126,7 @@ def prepare_data(settings: Settings, source: Path | None) -> str:
     if (source / "chroma").is_dir() and (source / "lexical.json").is_file():
         shutil.copytree(source, settings.data_dir, ignore=shutil.ignore_patterns("feedback*"))
         return f"kopia av {source}"
-    from core.embedders import make_embedder
-    from core.store import ChunkStore
-    from ingest.index import run_ingest
-    from retrieval.index_sync import refresh_search_indexes
-
-    embedder = make_embedder(settings.embedder, settings.embedder_model)
-    store = ChunkStore.from_settings(settings, embedder.id)
-    run_ingest(settings, embedder, store)
-    refresh_search_indexes(settings, store, embedder)
+    ingest_corpus(settings)
     return f"inläst från {settings.corpus_dir}"
 
 
