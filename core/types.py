@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -50,6 +51,16 @@ class Document:
     def doc_id(self) -> str:
         """The document's stable id."""
         return self.meta.doc_id
+
+
+# A year as a text of its own ("2024"): a line of a slide deck or plan that opens that year's part.
+YEAR = re.compile(r"(?:19|20)\d{2}")
+YEAR_IN_TEXT = re.compile(r"\b(?:19|20)\d{2}\b")  # a year anywhere in a text
+
+
+def period_of(heading_path: tuple[str, ...]) -> str:
+    """The year a heading path places its text in, "" for none (see ingest.clean)."""
+    return next((h for h in reversed(heading_path) if YEAR.fullmatch(h)), "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.types import Block, Chunk, Document
-from ingest.clean import YEAR_LINE
+from core.types import YEAR, Block, Chunk, Document, period_of
 
 TokenCounter = Callable[[str], int]
 
@@ -138,19 +137,14 @@ def _merge_small(groups: list[list[_Unit]], min_tokens: int, max_tokens: int) ->
     return merged
 
 
-def _period(heading_path: tuple[str, ...]) -> str:
-    """The year a heading path places its text in ("" for none): see ingest.clean."""
-    return next((h for h in reversed(heading_path) if YEAR_LINE.fullmatch(h)), "")
-
-
 def _locator(units: list[_Unit], heading_path: tuple[str, ...]) -> str:
     pages = [u.block.locator for u in units if u.block.locator]
     parts: list[str] = []
     if pages:
         first, last = pages[0], pages[-1]
         parts.append(first if first == last else f"{first}–{last.removeprefix('sida ')}")
-    titles = [h for h in heading_path if not YEAR_LINE.fullmatch(h)]
-    years = [h for h in heading_path if YEAR_LINE.fullmatch(h)]
+    titles = [h for h in heading_path if not YEAR.fullmatch(h)]
+    years = [h for h in heading_path if YEAR.fullmatch(h)]
     if titles:
         parts.append(f"avsnitt ”{titles[-1]}”" + (f" ({years[-1]})" if years else ""))
     elif years:
@@ -213,7 +207,9 @@ def chunk_document(
             size >= target_tokens // 2 or (unit.block.level <= 1 and size > 0)
         )
         # A new year ("2024" ... "2025" on a slide) opens a chunk: one year's figures per chunk.
-        if current and _period(unit.block.heading_path) != _period(current[-1].block.heading_path):
+        if current and period_of(unit.block.heading_path) != period_of(
+            current[-1].block.heading_path
+        ):
             starts_section = True
         if current and (size + unit.tokens > max_tokens or starts_section):
             groups.append(current)
@@ -237,8 +233,8 @@ def chunk_document(
     for position, group in enumerate(groups):
         body = [u for u in group if u.block.kind != "heading"] or group
         heading_path = body[0].block.heading_path
-        periods = {_period(u.block.heading_path) for u in body} - {""}
-        if not _period(heading_path) and len(periods) == 1:
+        periods = {period_of(u.block.heading_path) for u in body} - {""}
+        if not period_of(heading_path) and len(periods) == 1:
             # A title folded into the text of one year is about that year.
             heading_path += (periods.pop(),)
         # List items carry their dash from cleaning, so the answerer can tell an item from a

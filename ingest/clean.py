@@ -13,7 +13,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from core.types import Block
+from core.types import YEAR, Block
 
 PAGE_BREAK = "\f"
 
@@ -29,10 +29,6 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _WHOLE_LINE_EMPHASIS = re.compile(r"^\s*(\*{2,3}|_{2,3})(?P<t>[^*_].*?)\1\s*$")
 _HTML_TAG = re.compile(r"<[^>]+>")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\u200b-\u200d\u2060\ufeff\u00ad]")
-_YEAR = re.compile(r"^(19|20)\d{2}$")
-# A line that is only a year ("2024" ... "2025" in a slide deck, a plan's "2021"/"2022") opens a
-# period: what follows is about that year until the next such line.
-YEAR_LINE = re.compile(r"(?:19|20)\d{2}")
 _YEAR_SPAN = re.compile(r"\b(?:19|20)\d{2}\s?[-–]\s?(?:19|20)\d{2}\b")
 
 
@@ -149,7 +145,7 @@ def _is_header_row(cells: list[str]) -> bool:
     for cell in filled:
         if len(cell) > 40 or cell.endswith(":"):
             return False
-        if re.search(r"\d", cell) and not _YEAR.match(cell):
+        if re.search(r"\d", cell) and not YEAR.fullmatch(cell):
             return False
     return True
 
@@ -352,7 +348,9 @@ def structure(raw: str) -> tuple[str, list[Block]]:
     after_banner = False
     period = ""
     for para in paras:
-        if para.kind == "paragraph" and YEAR_LINE.fullmatch(para.text):
+        # A line that is only a year ("2024" ... "2025" in a slide deck, a plan's "2021") opens
+        # a period: what follows is about that year until the next such line.
+        if para.kind == "paragraph" and YEAR.fullmatch(para.text):
             period = para.text
         if para.kind == "paragraph" and _is_banner(para.text) and counts[para.text] >= 2:
             after_banner = True  # repeated slide banner: noise, but it opens a new section

@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from core.types import Turn
+from core.types import YEAR_IN_TEXT, Turn
 
-_YEAR = re.compile(r"\b(19|20)\d{2}\b")
 _FOLLOWUP_OPENERS = re.compile(
     r"^(och|men|samt|också|även|dessutom|vad sägs om|hur är det med|gäller det|and|but|"
     r"what about|how about|also)\b",
@@ -89,10 +88,10 @@ def rewrite_followup(question: str, history: Sequence[Turn]) -> str:
 def _rewrite_one(question: str, previous: str) -> str:
     if not previous or not needs_context(question):
         return question
-    new_years = _YEAR.findall(question)
-    rest = _YEAR.sub("", question)
-    if new_years and _YEAR.search(previous) and len(re.findall(r"\w+", rest)) <= 3:
-        year = _YEAR.search(question)
+    new_years = YEAR_IN_TEXT.findall(question)
+    rest = YEAR_IN_TEXT.sub("", question)
+    if new_years and YEAR_IN_TEXT.search(previous) and len(re.findall(r"\w+", rest)) <= 3:
+        year = YEAR_IN_TEXT.search(question)
         assert year is not None
-        return _YEAR.sub(year.group(0), previous)
+        return YEAR_IN_TEXT.sub(year.group(0), previous)
     return f"{question.strip()} {previous.strip()}"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.embedders import Embedder
 from core.store import ChunkStore
-from core.types import Chunk, Filters, Passage
+from core.types import YEAR_IN_TEXT, Chunk, Filters, Passage, period_of
 from retrieval.fusion import fuse_rankings
 from retrieval.glossary import GlossaryEntry, expand_query
 from retrieval.lexical import LexicalIndex
@@ -113,9 +112,6 @@ class HybridRetriever:
         return SearchResult(passages, dense, lexical, timings, expanded, vector)
 
 
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
-
-
 def prefer_asked_years(
     ranked: Sequence[tuple[Chunk, float]], question: str
 ) -> list[tuple[Chunk, float]]:
@@ -125,13 +121,13 @@ def prefer_asked_years(
     or a plan's "2022"; see ingest.clean). A question naming 2025 is not answered by the
     figures of 2024, however well they match its words. Order is kept otherwise.
     """
-    asked = set(_YEAR.findall(question))
+    asked = set(YEAR_IN_TEXT.findall(question))
     if not asked:
         return list(ranked)
 
     def other_year(chunk: Chunk) -> bool:
-        periods = {h for h in chunk.heading_path if _YEAR.fullmatch(h)}
-        return bool(periods) and not periods & asked
+        period = period_of(chunk.heading_path)
+        return bool(period) and period not in asked
 
     return [r for r in ranked if not other_year(r[0])] + [r for r in ranked if other_year(r[0])]
 
