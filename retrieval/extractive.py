@@ -195,7 +195,13 @@ class Unit:
 
 
 def candidate_texts(chunk: Chunk) -> list[Unit]:
-    """Cut a chunk's text into sentences, list items ("- "), table rows (" | ") and titles."""
+    """Cut a chunk's text into sentences, list items ("- "), table rows (" | ") and titles.
+
+    A line is a title when it is one of the chunk's headings or a label of a few words
+    ("Arbetsgrupp"); other short lines without a full stop are content: on slides, "Katja Glav
+    verksamhetschef BUP" or "PLUSwebb: www.regiondalarna.se/sip" is the answer, not a title.
+    """
+    titles = {_fold_space(h) for h in chunk.heading_path}
     out: list[Unit] = []
     for line_no, raw in enumerate(chunk.text.split("\n")):
         line = raw.strip()
@@ -205,13 +211,19 @@ def candidate_texts(chunk: Chunk) -> list[Unit]:
             out.append(Unit(line_no, "row", line))
         elif line.startswith("- "):
             out.append(Unit(line_no, "item", line[2:].strip()))
-        elif len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
+        elif _fold_space(line) in titles or (
+            len(line.split()) < 4 and line[-1] not in ".!?:;" and not _NUMBER.search(line)
+        ):
             out.append(Unit(line_no, "heading", line))
         else:
             for part in _SENTENCE_END.split(line):
                 if part.strip():
                     out.append(Unit(line_no, "text", part.strip()))
     return out
+
+
+def _fold_space(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def split_candidates(passage: Passage) -> list[Sentence]:
@@ -257,6 +269,8 @@ class ExtractiveAnswerer:
         self._max_list_items = max_list_items
         self.semantic_weight = 10.0
         self.type_strength = 0.4
+        # The sentence after the best one is kept when it scores within this share of it.
+        self.continuation_margin = 1.0
 
     def _coverage(self, query: dict[str, float], terms: set[str]) -> float:
         total = sum(query.values())
@@ -332,7 +346,39 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(cand)
             seen.add(cand.sentence.text)
-        return self._with_list_items(chosen, types)
+        chosen = self._with_list_items(chosen, types)
+        follow = self._continuation(best, scored)
+        if follow is not None and follow.sentence.text not in {c.sentence.text for c in chosen}:
+            chosen.append(follow)
+        return chosen
+
+    def _continuation(
+        self, best: ScoredSentence, scored: list[ScoredSentence]
+    ) -> ScoredSentence | None:
+        """The sentence that follows the best one in its passage, when it scores close to it.
+
+        The best match often introduces what the next sentence says: "Region Skåne anger att
+        olika personalgrupper kommer att vara företrädda i projektgruppen. Det gäller läkare
+        ..." The next sentence is kept in the answer, under the same citation.
+        """
+        siblings = split_candidates(best.sentence.passage)
+        at = next(
+            (
+                i
+                for i, s in enumerate(siblings)
+                if s.line == best.sentence.line and s.text == best.sentence.text
+            ),
+            None,
+        )
+        if at is None or at + 1 >= len(siblings) or siblings[at + 1].kind == "heading":
+            return None
+        after = siblings[at + 1]
+        floor = best.score - self.continuation_margin * abs(best.score)
+        for cand in scored:
+            s = cand.sentence
+            if s.passage is best.sentence.passage and s.line == after.line and s.text == after.text:
+                return cand if cand.score >= floor else None
+        return None
 
     def _with_list_items(
         self, chosen: list[ScoredSentence], types: set[str]

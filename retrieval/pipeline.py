@@ -20,14 +20,15 @@ from core.llms import make_chat_model
 from core.store import ChunkStore
 from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
-from retrieval.extractive import ExtractiveAnswerer
+from retrieval.compound import split_compound
+from retrieval.extractive import ExtractiveAnswerer, Selection
 from retrieval.followup import rewrite_followup
 from retrieval.generate import rewrite_question, stream_answer
 from retrieval.glossary import GlossaryEntry, restrict_glossary
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
 from retrieval.refusal import RefusalModel
-from retrieval.search import HybridRetriever, SearchResult, fit_context
+from retrieval.search import HybridRetriever, PartResult, SearchResult, fit_context, with_parts
 from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
@@ -272,6 +273,13 @@ class Pipeline:
         """The passages handed to the answerer and the raw search result."""
         retriever = self._retriever_for(filters)
         result = retriever.search(question, self.settings.top_k, filters)
+        parts = split_compound(question)
+        if parts:
+            searched = [
+                PartResult(part, retriever.search(part, self.settings.top_k, filters))
+                for part in parts
+            ]
+            result = with_parts(result, searched, self.settings.top_k, self.settings.rrf_k)
         allowed = retriever.allowed_chunk_ids(filters)
         passages = fit_context(
             result.passages,
@@ -349,6 +357,8 @@ class Pipeline:
             dense_scores=result.dense,
             query_vector=result.query_vector,
         )
+        if result.parts and selection.sentences:
+            selection = self._with_part_answers(selection, passages, result.parts)
         refused = not selection.sentences or self.refusal.refuses(selection.features)
         if refused:
             return Answer(
@@ -361,6 +371,30 @@ class Pipeline:
                 standalone_question=standalone,
             )
         return build_extractive_answer(question, standalone, selection, passages)
+
+    def _with_part_answers(
+        self, selection: Selection, passages: list[Passage], parts: Sequence[PartResult]
+    ) -> Selection:
+        """Add each part's answer to the whole question's: its best sentence not chosen yet,
+        with the list items and the next sentence that came with it from the same passage."""
+        chosen = list(selection.sentences)
+        seen = {s.sentence.text for s in chosen}
+        for part in parts:
+            found = self.answerer.select(
+                part.question,
+                passages,
+                dense_scores=part.result.dense,
+                query_vector=part.result.query_vector,
+            ).sentences
+            found = [f for f in found if f.sentence.text not in seen]
+            if not found:
+                continue
+            best = found[0].sentence.passage
+            for scored in found[:3]:
+                if scored.sentence.passage is best and scored.sentence.text not in seen:
+                    chosen.append(scored)
+                    seen.add(scored.sentence.text)
+        return Selection(chosen, selection.features)
 
     def stream(
         self,

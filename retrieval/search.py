@@ -24,6 +24,40 @@ class SearchResult:
     timings: dict[str, float]
     expanded_query: str
     query_vector: list[float] | None = None
+    parts: tuple[PartResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PartResult:
+    """The search for one part of a compound question."""
+
+    question: str  # the part, e.g. "Vem fattade besluten?"
+    result: SearchResult
+
+
+def with_parts(
+    whole: SearchResult, parts: Sequence[PartResult], k: int, rrf_k: int = 60
+) -> SearchResult:
+    """The ranking of a compound question: the whole question's and each part's rankings fused,
+    so each part's best passages reach the context."""
+    results = [whole, *(part.result for part in parts)]
+    rankings = [[p.chunk.chunk_id for p in r.passages] for r in results]
+    by_id = {p.chunk.chunk_id: p.chunk for r in results for p in r.passages}
+    fused = fuse_rankings(rankings, k=rrf_k)[:k]
+    timings = dict(whole.timings)
+    for part in parts:
+        for name, ms in part.result.timings.items():
+            timings[name] = timings.get(name, 0.0) + ms
+    passages = [Passage(by_id[c], score, rank) for rank, (c, score) in enumerate(fused, start=1)]
+    return SearchResult(
+        passages,
+        whole.dense,
+        whole.lexical,
+        timings,
+        whole.expanded_query,
+        whole.query_vector,
+        tuple(parts),
+    )
 
 
 class HybridRetriever:

@@ -189,7 +189,10 @@ def test_candidate_texts_split_sentences_items_rows_and_headings() -> None:
         "- antal deltagare\n"
         "-   genomförda utbildningar  \n"
         "Region | Belopp 2024\n"
-        "Totalt 21 724 099 kr",
+        "Totalt 21 724 099 kr\n"
+        "Katja Glav verksamhetschef BUP\n"
+        "Arbetsgrupp",
+        heading="Villkor för bidraget",
     )
     assert candidate_texts(chunk) == [
         Unit(0, "heading", "Villkor för bidraget"),
@@ -201,8 +204,11 @@ def test_candidate_texts_split_sentences_items_rows_and_headings() -> None:
         Unit(4, "item", "antal deltagare"),
         Unit(5, "item", "genomförda utbildningar"),
         Unit(6, "row", "Region | Belopp 2024"),
-        # A short line without a full stop is a heading, unless it holds an amount.
         Unit(7, "text", "Totalt 21 724 099 kr"),
+        # Besides the chunk's own headings, only a label of a few words is a heading: on a
+        # slide, a short line without a full stop is often the answer.
+        Unit(8, "text", "Katja Glav verksamhetschef BUP"),
+        Unit(9, "heading", "Arbetsgrupp"),
     ]
 
 
@@ -349,3 +355,52 @@ def test_a_scanned_accent_does_not_hide_a_name(answerer: ExtractiveAnswerer) -> 
         query_vector=NEUTRAL_QUERY,
     ).features
     assert features["missing_specific"] == 0.0
+
+
+SKANE_STAFF = make_chunk(
+    "personal",
+    "Region Skåne anger att olika personalgrupper kommer att vara företrädda i projektgruppen. "
+    "Det gäller läkare, psykolog och socionom. Arbetet startar i maj.\n"
+    "Tidplan",
+    heading="Projektgrupp",
+)
+STAFF_QUESTION = "Vilka personalgrupper blir företrädda i Region Skånes projektgrupp?"
+
+
+def test_the_sentence_after_the_best_one_comes_with_it(answerer: ExtractiveAnswerer) -> None:
+    # The best match only introduces the answer; the next sentence holds it.
+    chosen = texts(select(answerer, STAFF_QUESTION, [SKANE_STAFF]))
+    assert chosen[0].startswith("Region Skåne anger")
+    assert "Det gäller läkare, psykolog och socionom." in chosen
+    assert "Arbetet startar i maj." not in chosen
+
+
+def test_a_next_sentence_that_scores_far_below_the_best_is_left_out(
+    index: LexicalIndex,
+) -> None:
+    strict = make_answerer(index, with_sentence_vectors=True)
+    strict.continuation_margin = 0.1
+    chosen = texts(select(strict, STAFF_QUESTION, [SKANE_STAFF]))
+    assert chosen[0].startswith("Region Skåne anger")
+    assert "Det gäller läkare, psykolog och socionom." not in chosen
+
+
+def test_no_sentence_follows_the_last_one_or_a_heading(answerer: ExtractiveAnswerer) -> None:
+    last = make_chunk(
+        "sist",
+        "Inledning\nRegion Skåne anger att olika personalgrupper blir företrädda i projektgruppen.",
+        heading="Inledning",
+    )
+    assert texts(select(answerer, STAFF_QUESTION, [last])) == [
+        "Region Skåne anger att olika personalgrupper blir företrädda i projektgruppen."
+    ]
+    before_title = make_chunk(
+        "rubrik",
+        "Region Skåne anger att olika personalgrupper blir företrädda i projektgruppen.\n"
+        "Tidplan\n"
+        "Arbetet startar i maj.",
+        heading="Tidplan",
+    )
+    chosen = texts(select(answerer, STAFF_QUESTION, [before_title]))
+    assert "Tidplan" not in chosen
+    assert "Arbetet startar i maj." not in chosen

@@ -124,6 +124,19 @@ def test_every_marker_in_the_text_points_at_a_citation(pipeline: Pipeline) -> No
     assert set(MARKER.findall(answer.text)) == {str(c.n) for c in answer.citations}
 
 
+def test_a_question_asking_two_things_gets_both_answers(pipeline: Pipeline) -> None:
+    # Two lines of one slide: "Projektledare Carina Wadås, utvecklingsledare beroende och
+    # samsjuklighet ..." and "Avesta kommun: Jimmy Stenberg enhetschef ...". Asked as one
+    # question, the first part's answer was missing before compound questions were split.
+    answer = pipeline.ask(
+        "Vem är projektledare för MiniMaria-arbetsgruppen, och vem representerar Avesta kommun "
+        "i den?"
+    )
+    assert_cited(answer, pipeline)
+    assert "Carina Wadås" in answer.text
+    assert "Jimmy Stenberg" in answer.text
+
+
 # --- refusals -----------------------------------------------------------------------------
 
 # A known weakness, kept visible: an English question about nothing in the documents is still
