@@ -147,23 +147,33 @@ class HybridRetriever:
 
 
 def prefer_asked_years(
-    ranked: Sequence[tuple[Chunk, float]], question: str
+    ranked: Sequence[tuple[Chunk, float]], question: str, promote_within: int = 5
 ) -> list[tuple[Chunk, float]]:
-    """Move chunks about another year than the question asks for behind the rest.
+    """Order chunks by the year a question asks for.
 
     A chunk is about a year when its heading path ends in one (the text under a slide's "2024"
     or a plan's "2022"; see ingest.clean). A question naming 2025 is not answered by the
-    figures of 2024, however well they match its words. Order is kept otherwise.
+    figures of 2024, however well they match its words: chunks about another year go behind
+    the rest. Among the first ``promote_within`` of the rest, the chunks about the asked year
+    go first: "Hur mycket fick Region Dalarna för suicidprevention 2025?" is answered by the
+    slide under "2025" ("Regionen 7 790 015 kr"), though the document's title page matches
+    more of its words. Order is kept otherwise.
     """
     asked = set(YEAR_IN_TEXT.findall(question))
     if not asked:
         return list(ranked)
 
-    def other_year(chunk: Chunk) -> bool:
-        period = period_of(chunk.heading_path)
-        return bool(period) and period not in asked
+    def year(item: tuple[Chunk, float]) -> str:
+        return period_of(item[0].heading_path)
 
-    return [r for r in ranked if not other_year(r[0])] + [r for r in ranked if other_year(r[0])]
+    rest = [r for r in ranked if not year(r) or year(r) in asked]
+    top = rest[:promote_within]
+    return (
+        [r for r in top if year(r)]
+        + [r for r in top if not year(r)]
+        + rest[promote_within:]
+        + [r for r in ranked if year(r) and year(r) not in asked]
+    )
 
 
 def neighbours(chunk: Chunk, by_position: Mapping[tuple[str, int], Chunk]) -> list[Chunk]:

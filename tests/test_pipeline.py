@@ -96,6 +96,9 @@ def assert_cited(answer: Answer, pipeline: Pipeline) -> None:
         ),
         # "Idag används Region Dalarnas avvikelsehanteringssystem, Synergi"
         ("Vilket system används för att hantera avvikelser?", "Synergi", LCHNV),
+        # The README's example. Under the slide heading "2025": "4. Stärkt suicidpreventivt
+        # arbete (Regionen 7 790 015 kr, län 7 569 623 kr)"; 2024's line is 5 445 343 kr.
+        ("Hur mycket fick Region Dalarna för suicidprevention 2025?", "7 790 015", DALARNA),
     ],
 )
 def test_an_answer_quotes_the_cited_chunks_verbatim(

@@ -322,7 +322,20 @@ def test_chunks_about_another_year_than_asked_come_last() -> None:
     agreement_2025 = chunk("c", "Fördelning av medel", "2025")
     ranked = [(report_2024, 0.9), (title, 0.8), (agreement_2025, 0.7)]
     order = [c.chunk_id for c, _ in prefer_asked_years(ranked, "Hur mycket 2025?")]
-    assert order == ["b", "c", "a"]  # untagged and 2025 keep their order, 2024 goes last
+    assert order == ["c", "b", "a"]  # 2025 first, then the untagged, 2024 last
     both = [c.chunk_id for c, _ in prefer_asked_years(ranked, "Och 2024 jämfört med 2025?")]
-    assert both == ["a", "b", "c"]
+    assert both == ["a", "c", "b"]
     assert [c.chunk_id for c, _ in prefer_asked_years(ranked, "Hur mycket?")] == ["a", "b", "c"]
+
+
+def test_a_chunk_about_the_asked_year_goes_first_only_from_near_the_top() -> None:
+    def chunk(cid: str, *path: str) -> Chunk:
+        return text_chunk(cid, cid, heading_path=path)
+
+    untagged = [chunk(f"u{i}", "Överenskommelse") for i in range(6)]
+    near = chunk("near", "Fördelning", "2025")
+    far = chunk("far", "Fördelning", "2025")
+    ranked = [(c, 1.0) for c in [*untagged[:4], near, *untagged[4:], far]]
+    order = [c.chunk_id for c, _ in prefer_asked_years(ranked, "Hur mycket 2025?")]
+    # "near" is fifth and moves to the front; "far" is eighth and keeps its place.
+    assert order == ["near", "u0", "u1", "u2", "u3", "u4", "u5", "far"]
