@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     use_lexical: bool = True
     use_compounds: bool = True
     use_glossary: bool = True
+    use_english_terms: bool = True
     use_neighbours: bool = False
 
     # Answering.

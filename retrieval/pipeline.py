@@ -21,6 +21,7 @@ from core.store import ChunkStore
 from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.compound import split_compound
+from retrieval.english import load_terms
 from retrieval.extractive import ExtractiveAnswerer, Selection
 from retrieval.followup import rewrite_followup
 from retrieval.generate import rewrite_question, stream_answer
@@ -247,6 +248,7 @@ class Pipeline:
             use_lexical=settings.use_lexical,
             use_glossary=settings.use_glossary,
             dense_weight=settings.dense_weight,
+            english_terms=load_terms() if settings.use_english_terms else None,
         )
 
     def _retriever_for(self, filters: Filters | None) -> HybridRetriever:

