@@ -60,6 +60,8 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("use_compounds", "sammansättningar"),
     ("use_glossary", "förkortningslista"),
     ("use_neighbours", "grannchunkar"),
+    ("use_english_terms", "engelsk-svensk termlista"),
+    ("split_compound_questions", "delade sammansatta frågor"),
 )
 
 

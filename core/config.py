@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     use_compounds: bool = True
     use_glossary: bool = True
     use_english_terms: bool = True
+    split_compound_questions: bool = True
     use_neighbours: bool = False
 
     # Answering.

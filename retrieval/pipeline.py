@@ -275,7 +275,7 @@ class Pipeline:
         """The passages handed to the answerer and the raw search result."""
         retriever = self._retriever_for(filters)
         result = retriever.search(question, self.settings.top_k, filters)
-        parts = split_compound(question)
+        parts = split_compound(question) if self.settings.split_compound_questions else []
         if parts:
             searched = [
                 PartResult(part, retriever.search(part, self.settings.top_k, filters))

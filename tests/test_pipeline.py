@@ -140,6 +140,15 @@ def test_a_question_asking_two_things_gets_both_answers(pipeline: Pipeline) -> N
     assert "Jimmy Stenberg" in answer.text
 
 
+def test_compound_questions_can_be_kept_whole(pipeline_settings: Settings) -> None:
+    # The benchmark's ablation switches the splitting off.
+    question = "Vem är projektledare för MiniMaria-arbetsgruppen, och vem leder styrgruppen?"
+    whole = Pipeline.from_settings(
+        pipeline_settings.model_copy(update={"split_compound_questions": False})
+    )
+    assert whole.context(question)[1].parts == ()
+
+
 # --- refusals -----------------------------------------------------------------------------
 
 # A known weakness, kept visible: an English question about nothing in the documents is still
