@@ -29,5 +29,4 @@ def split_compound(question: str) -> list[str]:
     pieces = [p for p in pieces if p]
     if len(pieces) < 2 or any(len(p.split()) < _MIN_WORDS for p in pieces):
         return []
-    parts = [f"{p[0].upper()}{p[1:]}?" for p in pieces[:_MAX_PARTS]]
-    return parts
+    return [f"{p[0].upper()}{p[1:]}?" for p in pieces[:_MAX_PARTS]]
