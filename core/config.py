@@ -36,7 +36,10 @@ class Settings(BaseSettings):
     lexical_k: int = 40
     context_chars: int = 4000
     rrf_k: int = 60
-    dense_weight: float = 0.5
+    # Weight of the dense ranking against the lexical one in the fusion (Swedish questions,
+    # English ones).
+    dense_weight: float = 0.25
+    dense_weight_english: float = 0.5
     use_dense: bool = True
     use_lexical: bool = True
     use_compounds: bool = True

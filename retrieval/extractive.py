@@ -195,13 +195,7 @@ class Unit:
 
 
 def candidate_texts(chunk: Chunk) -> list[Unit]:
-    """Cut a chunk's text into sentences, list items ("- "), table rows (" | ") and titles.
-
-    A line is a title when it is one of the chunk's headings or a label of a few words
-    ("Arbetsgrupp"); other short lines without a full stop are content: on slides, "Katja Glav
-    verksamhetschef BUP" or "PLUSwebb: www.regiondalarna.se/sip" is the answer, not a title.
-    """
-    titles = {_fold_space(h) for h in chunk.heading_path}
+    """Cut a chunk's text into sentences, list items ("- "), table rows (" | ") and titles."""
     out: list[Unit] = []
     for line_no, raw in enumerate(chunk.text.split("\n")):
         line = raw.strip()
@@ -211,19 +205,13 @@ def candidate_texts(chunk: Chunk) -> list[Unit]:
             out.append(Unit(line_no, "row", line))
         elif line.startswith("- "):
             out.append(Unit(line_no, "item", line[2:].strip()))
-        elif _fold_space(line) in titles or (
-            len(line.split()) < 4 and line[-1] not in ".!?:;" and not _NUMBER.search(line)
-        ):
+        elif len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
             out.append(Unit(line_no, "heading", line))
         else:
             for part in _SENTENCE_END.split(line):
                 if part.strip():
                     out.append(Unit(line_no, "text", part.strip()))
     return out
-
-
-def _fold_space(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def split_candidates(passage: Passage) -> list[Sentence]:

@@ -248,6 +248,7 @@ class Pipeline:
             use_lexical=settings.use_lexical,
             use_glossary=settings.use_glossary,
             dense_weight=settings.dense_weight,
+            dense_weight_english=settings.dense_weight_english,
             english_terms=load_terms() if settings.use_english_terms else None,
         )
 

