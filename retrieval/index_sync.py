@@ -11,7 +11,7 @@ from core.store import ChunkStore
 from core.types import Chunk
 from retrieval.extractive import candidate_texts
 from retrieval.glossary import GlossaryEntry, extract_glossary, load_glossary, merge_glossaries
-from retrieval.lexical import LexicalIndex, LexicalSettings
+from retrieval.lexical import LexicalIndex, LexicalSettings, chunk_items
 from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ def refresh_search_indexes(settings: Settings, store: ChunkStore, embedder: Embe
 def load_lexical_index(settings: Settings, store: ChunkStore) -> tuple[LexicalIndex, list[Chunk]]:
     """The saved lexical index and all chunks; rebuilt once if it is missing or stale.
 
-    A stale file (another ingest generation, other analysis settings) is rebuilt from the
+    A stale file (another ingest generation, other analysis settings, other indexed text) is
+    rebuilt from the
     store; when it cannot be written (a read-only data directory) the index is kept in memory.
     """
     chunks = store.all_chunks()
@@ -77,7 +78,14 @@ def load_lexical_index(settings: Settings, store: ChunkStore) -> tuple[LexicalIn
             index = LexicalIndex.load(settings.lexical_path)
         except (UnderlagError, OSError, ValueError, KeyError) as exc:
             log.warning("Lexical index unreadable (%s); rebuilding it.", exc)
-    if index is None or index.generation != generation or index.settings != wanted:
+    # The fingerprint also tells an index of other text: the same ingest, indexed by another
+    # version of Underlag.
+    if (
+        index is None
+        or index.generation != generation
+        or index.settings != wanted
+        or not index.is_current(chunk_items(chunks))
+    ):
         index = LexicalIndex.from_chunks(chunks, wanted, generation=generation)
         try:
             index.save(settings.lexical_path)

@@ -19,8 +19,11 @@ from conftest import BIN, CORPUS, REPO, clear_chroma_cache
 
 from core.config import Settings
 from core.errors import InputError
+from core.store import ChunkStore
 from core.types import Answer, Turn
 from retrieval.citations import REFUSAL_TEXT
+from retrieval.index_sync import load_lexical_index
+from retrieval.lexical import LexicalIndex, LexicalItem, chunk_metadata
 from retrieval.pipeline import Pipeline, clean_question
 
 pytestmark = pytest.mark.slow
@@ -166,10 +169,6 @@ def test_compound_questions_can_be_kept_whole(pipeline_settings: Settings) -> No
 
 # --- refusals -----------------------------------------------------------------------------
 
-# A known weakness, kept visible: an English question about nothing in the documents is still
-# answered from unrelated passages (its words match nothing, so only meaning decides).
-_ANSWERS_ANYWAY = "A question about nothing in the documents is answered with unrelated passages"
-
 
 @pytest.mark.parametrize(
     "question",
@@ -177,10 +176,8 @@ _ANSWERS_ANYWAY = "A question about nothing in the documents is answered with un
         "Vad kostar kaffet i personalmatsalen på Volvo?",
         "Hur många månar har Jupiter?",
         "Vad kostar en kopp kaffe i personalrestaurangen?",
-        pytest.param(
-            "What does a cup of coffee cost in the staff canteen?",
-            marks=pytest.mark.xfail(strict=True, reason=f"{_ANSWERS_ANYWAY} (English)."),
-        ),
+        # Refused since English questions search Swedish words too (the term list).
+        "What does a cup of coffee cost in the staff canteen?",
         "Vilket lag vann fotbolls-VM 2018?",
     ],
 )
@@ -289,6 +286,28 @@ def test_the_lexical_index_is_not_rebuilt_per_question(pipeline_settings: Settin
 
     assert pipeline.lexical is lexical
     assert (path.stat().st_mtime_ns, path.read_bytes()) == before
+
+
+def test_a_lexical_index_of_other_text_is_rebuilt(
+    pipeline_settings: Settings, tmp_path: Path
+) -> None:
+    # Same ingest generation and settings, but built from other text (as by another version of
+    # Underlag): it is rebuilt from the store, not trusted.
+    settings = copy_data(pipeline_settings, tmp_path / "data")
+    current = LexicalIndex.load(settings.lexical_path)
+    store = ChunkStore.from_settings(settings, Pipeline.from_settings(settings).embedder.id)
+    chunks = store.all_chunks()
+    stale = LexicalIndex.build(
+        [LexicalItem(c.chunk_id, c.title, chunk_metadata(c)) for c in chunks],
+        current.settings,
+        generation=current.generation,
+    )
+    stale.save(settings.lexical_path)
+
+    rebuilt, _ = load_lexical_index(settings, store)
+
+    assert rebuilt.fingerprint == current.fingerprint
+    assert LexicalIndex.load(settings.lexical_path).fingerprint == current.fingerprint
 
 
 # --- `underlag ask --json` ----------------------------------------------------------------
