@@ -66,8 +66,8 @@ def load_lexical_index(settings: Settings, store: ChunkStore) -> tuple[LexicalIn
     """The saved lexical index and all chunks; rebuilt once if it is missing or stale.
 
     A stale file (another ingest generation, other analysis settings, other indexed text) is
-    rebuilt from the
-    store; when it cannot be written (a read-only data directory) the index is kept in memory.
+    rebuilt from the store; when it cannot be written (a read-only data directory) the index is
+    kept in memory.
     """
     chunks = store.all_chunks()
     generation = str(store.metadata().get("generation", ""))
