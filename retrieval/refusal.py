@@ -84,8 +84,8 @@ def fit_refusal_model(
 
     The false-refusal budget applies to the calibration questions themselves. It is the
     evaluation gate's limit (5 %, evals/thresholds.toml), below the product's 10 %: questions
-    the model has not seen are refused more often. 10-fold cross-validation on the 230
-    calibration questions: 0.25 of unanswerable refused, 0.05 of answerable.
+    the model has not seen are refused more often. 10-fold cross-validation on the 266
+    calibration questions: 0.28 of unanswerable refused, 0.05 of answerable.
     """
     features = list(FEATURES)
     while True:

