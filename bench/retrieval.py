@@ -53,7 +53,8 @@ from evals.run import DEFAULT_DATASET, format_table, run_eval  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BASELINE_K = 20  # 20 chunks of at most 1,000 characters fill the largest budget twice over
-# The techniques an ablation switches, one at a time, against the configuration measured.
+# The techniques an ablation switches, one at a time, against the configuration measured: a
+# flag is turned over, a weight set to 0 (or from 0 to 0.5).
 TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("use_lexical", "lexikal sökning"),
     ("use_dense", "dense sökning"),
@@ -62,6 +63,7 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("use_neighbours", "grannchunkar"),
     ("use_english_terms", "engelsk-svensk termlista"),
     ("split_compound_questions", "delade sammansatta frågor"),
+    ("sentence_heading_weight", "rubriker vid meningsval"),
 )
 
 
@@ -309,10 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.ablations:
             results: list[tuple[str, dict[str, Any]]] = [("som mätt ovan", ours)]
             for name, title in TECHNIQUES:
-                now_on = bool(getattr(settings, name))
+                value = getattr(settings, name)
+                now_on = bool(value)
+                switched = (not value) if isinstance(value, bool) else (0.0 if value else 0.5)
                 row = f"{'utan' if now_on else 'med'} {title}"
                 print(f"Ablation: {row} ...", file=sys.stderr)
-                metrics, _ = run_ours(settings.model_copy(update={name: not now_on}), rows)
+                metrics, _ = run_ours(settings.model_copy(update={name: switched}), rows)
                 results.append((row, metrics))
             print()
             print(ablation_table(results))

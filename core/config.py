@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     # Answering.
     answer_mode: str = "extractive"
+    # A sentence's similarity to the question is this share the sentence read under its section
+    # headings ("Samsjuklighetsreformen: Stegvis genomförande under 5 år") and the rest the
+    # sentence alone.
+    sentence_heading_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     max_question_chars: int = 2000
     max_history_turns: int = 20
     requests_per_minute: int = 20

@@ -3,7 +3,8 @@
 Run `python -m retrieval.calibrate` (or `make calibrate`) after changing retrieval or the
 answerer; it writes retrieval/calibration/refusal.json, which is committed.
 The questions are every *.jsonl file in retrieval/calibration/: each line holds "question",
-"answerable" and, for an answerable question, the "evidence" quote from the documents.
+"answerable" and, for an answerable question, the "evidence" quote from the documents; a
+follow-up question also holds the "history" of the conversation before it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import Settings
+from core.types import Turn
 from retrieval.pipeline import Pipeline
 from retrieval.refusal import DEFAULT_PATH, fit_refusal_model
 
@@ -31,6 +33,7 @@ class CalibrationQuestion:
     question: str
     answerable: bool
     evidence: str | None = None
+    history: tuple[Turn, ...] = ()
 
 
 def load_questions(folder: Path = CALIBRATION_DIR) -> list[CalibrationQuestion]:
@@ -40,9 +43,13 @@ def load_questions(folder: Path = CALIBRATION_DIR) -> list[CalibrationQuestion]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 data = json.loads(line)
+                history = tuple(Turn(t["role"], t["content"]) for t in data.get("history") or ())
                 rows.append(
                     CalibrationQuestion(
-                        str(data["question"]), bool(data["answerable"]), data.get("evidence")
+                        str(data["question"]),
+                        bool(data["answerable"]),
+                        data.get("evidence"),
+                        history,
                     )
                 )
     return rows
@@ -74,7 +81,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     pipeline = Pipeline.from_settings(Settings())
     questions = load_questions()
-    features = [pipeline.refusal_features(q.question) for q in questions]
+    features = [pipeline.refusal_features(q.question, q.history) for q in questions]
     labels = [q.answerable for q in questions]
     refusal = fit_refusal_model(features, labels)
     refusal.save(args.out)

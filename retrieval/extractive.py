@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.types import Chunk, Passage
+from retrieval.swedish import STOPWORDS, tokenize
 
 Analyser = Callable[[str], list[str]]
 TermWeight = Callable[[str], float]
@@ -170,6 +171,12 @@ def is_english(question: str) -> bool:
     return english >= 2 and english > swedish
 
 
+def has_content(question: str) -> bool:
+    """Whether a question holds anything to search for: a figure or a word that is neither a
+    Swedish stop word nor an English function word (", och vad" and "What and how?" do not)."""
+    return any(t not in STOPWORDS and t not in _ENGLISH_WORDS for t in tokenize(question))
+
+
 def answer_types(question: str) -> set[str]:
     """What kind of fact a question asks for: amount, count, percent, date, person, list."""
     return {name for name, pattern in _ASKS.items() if pattern.search(question)}
@@ -214,6 +221,22 @@ def candidate_texts(chunk: Chunk) -> list[Unit]:
     return out
 
 
+def under_headings(chunk: Chunk, text: str) -> str:
+    """A candidate sentence after its chunk's last two headings, as the answerer embeds it to
+    read it in context: "Samsjuklighetsreformen: Stegvis genomförande under 5 år"."""
+    heading = " / ".join(chunk.heading_path[-2:])
+    return f"{heading}: {text}" if heading else text
+
+
+def embedding_texts(chunk: Chunk, heading_weight: float) -> list[str]:
+    """The texts the answerer embeds for a chunk's candidate sentences at a heading weight
+    (`ExtractiveAnswerer`): each sentence alone, under its headings, or both."""
+    units = candidate_texts(chunk)
+    alone = [u.text for u in units] if heading_weight < 1.0 else []
+    headed = [under_headings(chunk, u.text) for u in units] if heading_weight > 0.0 else []
+    return alone + headed
+
+
 def split_candidates(passage: Passage) -> list[Sentence]:
     """The candidate sentences of a passage."""
     return [Sentence(passage, u.text, u.line, u.kind) for u in candidate_texts(passage.chunk)]
@@ -249,6 +272,7 @@ class ExtractiveAnswerer:
         embed_sentences: SentenceEmbedder | None = None,
         max_sentences: int = 3,
         max_list_items: int = 8,
+        heading_weight: float = 0.0,
     ) -> None:
         self._analyse = analyse
         self._weight = weight
@@ -259,6 +283,10 @@ class ExtractiveAnswerer:
         self.type_strength = 0.4
         # The sentence after the best one is kept when it scores within this share of it.
         self.continuation_margin = 1.0
+        # A sentence's similarity to the question mixes the sentence alone and the sentence under
+        # its headings (`under_headings`), which gives a short line its context; this is the
+        # share of the second.
+        self.heading_weight = heading_weight
 
     def _coverage(self, query: dict[str, float], terms: set[str]) -> float:
         total = sum(query.values())
@@ -300,8 +328,7 @@ class ExtractiveAnswerer:
         top_score = max(p.score for p in passages) or 1.0
         semantic = np.zeros(len(candidates), dtype=np.float32)
         if self._embed_sentences is not None and query_vector is not None:
-            vectors = self._embed_sentences([c.text for c in candidates])
-            semantic = vectors @ np.asarray(query_vector, dtype=np.float32)
+            semantic = self._similarities(candidates, np.asarray(query_vector, dtype=np.float32))
         scored: list[ScoredSentence] = []
         for i, sent in enumerate(candidates):
             terms = set(self._analyse(sent.text))
@@ -319,6 +346,22 @@ class ExtractiveAnswerer:
         scored.sort(key=lambda s: s.score, reverse=True)
         chosen = self._choose(scored, types)
         return Selection(chosen, self._features(question, query, passages, scored, dense_scores))
+
+    def _similarities(self, candidates: list[Sentence], query: np.ndarray) -> np.ndarray:
+        """Cosine of each candidate to the question, alone and under its headings, mixed by
+        ``heading_weight``; a form whose share is 0 is not embedded."""
+        assert self._embed_sentences is not None
+        share = self.heading_weight
+        semantic = np.zeros(len(candidates), dtype=np.float32)
+        if share < 1.0:
+            alone = self._embed_sentences([c.text for c in candidates])
+            semantic += (1.0 - share) * (alone @ query)
+        if share > 0.0:
+            headed = self._embed_sentences(
+                [under_headings(c.passage.chunk, c.text) for c in candidates]
+            )
+            semantic += share * (headed @ query)
+        return semantic
 
     def _choose(self, scored: list[ScoredSentence], types: set[str]) -> list[ScoredSentence]:
         best = scored[0]
@@ -422,8 +465,12 @@ class ExtractiveAnswerer:
         best_chunk = scored[0].sentence.passage.chunk if scored else None
         dense = dense_scores or {}
         types = answer_types(question)
+        dense_top = max((dense.get(p.chunk.chunk_id, 0.0) for p in passages), default=0.0)
+        ten_best = sorted(dense.values(), reverse=True)[:10]
         return {
-            "dense_top": max((dense.get(p.chunk.chunk_id, 0.0) for p in passages), default=0.0),
+            "dense_top": dense_top,
+            # How far the best passage stands out from the ten best found by meaning.
+            "dense_gap": dense_top - float(np.median(ten_best)) if ten_best else 0.0,
             "best_coverage": max((s.coverage for s in scored), default=0.0),
             "best_score": scored[0].score if scored else 0.0,
             "best_similarity": max((s.similarity for s in scored), default=0.0),

@@ -9,7 +9,7 @@ from core.embedders import Embedder
 from core.errors import IngestError, UnderlagError
 from core.store import ChunkStore
 from core.types import Chunk
-from retrieval.extractive import candidate_texts
+from retrieval.extractive import embedding_texts
 from retrieval.glossary import GlossaryEntry, extract_glossary, load_glossary, merge_glossaries
 from retrieval.lexical import LexicalIndex, LexicalSettings, chunk_items
 from retrieval.sentence_vectors import SentenceVectors
@@ -38,7 +38,8 @@ def refresh_lexical_index(settings: Settings, store: ChunkStore) -> LexicalIndex
 def refresh_sentence_vectors(settings: Settings, store: ChunkStore, embedder: Embedder) -> int:
     """Embed the candidate sentences of every chunk not embedded yet; returns how many."""
     cache = SentenceVectors(settings.sentence_vectors_path, embedder)
-    texts = [s.text for chunk in store.all_chunks() for s in candidate_texts(chunk)]
+    weight = settings.sentence_heading_weight
+    texts = [t for chunk in store.all_chunks() for t in embedding_texts(chunk, weight)]
     added = cache.ensure(texts)
     cache.prune(texts)
     cache.save()

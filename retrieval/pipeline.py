@@ -22,7 +22,7 @@ from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.compound import split_compound
 from retrieval.english import load_terms
-from retrieval.extractive import ExtractiveAnswerer, Selection
+from retrieval.extractive import ExtractiveAnswerer, Selection, has_content
 from retrieval.followup import rewrite_followup
 from retrieval.generate import rewrite_question, stream_answer
 from retrieval.glossary import GlossaryEntry, restrict_glossary
@@ -73,6 +73,19 @@ def clean_question(question: str, max_chars: int) -> str:
             "Frågan innehåller osynliga styrtecken. Skriv den eller klistra in den som vanlig text."
         )
     return text
+
+
+def require_content(standalone: str) -> None:
+    """Refuse a question with nothing to search for, even with the conversation before it.
+
+    Raises:
+        InputError: the question holds only small words (", och vad", "What and how?").
+    """
+    if not has_content(standalone):
+        raise InputError(
+            "Frågan innehåller inga ord att söka på. Skriv vad du vill veta, till exempel "
+            "”Vad betyder SIP?”."
+        )
 
 
 def recent_history(
@@ -131,6 +144,7 @@ class Pipeline:
             lambda text: list(analyse(text)),
             lambda term: self._idf.get(term, self._idf_unknown),
             embed_sentences=self.sentence_vectors.vectors_for,
+            heading_weight=settings.sentence_heading_weight,
         )
 
     @classmethod
@@ -309,7 +323,7 @@ class Pipeline:
                 language model, or when it fails, "llm" gives the extractive answer with a notice.
 
         Raises:
-            InputError: the question is empty or too long.
+            InputError: the question is empty, too long or holds nothing to search for.
             ConfigError: the mode is unknown.
         """
         if self._mode(mode) == "llm":
@@ -323,6 +337,7 @@ class Pipeline:
         question = clean_question(question, self.settings.max_question_chars)
         history = self._recent(history)
         standalone = self.standalone(question, history)
+        require_content(standalone)
         t0 = time.perf_counter()
         passages, result = self.context(standalone, filters)
         retrieve_ms = (time.perf_counter() - t0) * 1000
@@ -433,6 +448,7 @@ class Pipeline:
         history = self._recent(history)
         llm_up = self.llm is not None
         rule = rewrite_followup(question, history)
+        require_content(rule)
         rewritten: str | None = None
         t0 = time.perf_counter()
         if llm_up and rule != question:
@@ -487,9 +503,18 @@ class Pipeline:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         yield replace(answer, timings=timings)
 
-    def refusal_features(self, question: str, filters: Filters | None = None) -> dict[str, float]:
-        """The refusal model's inputs for a question (for calibration)."""
-        passages, result = self.context(question, filters)
+    def refusal_features(
+        self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
+    ) -> dict[str, float]:
+        """The refusal model's inputs for a question, read as `ask` reads it (for calibration):
+        made standalone from the conversation, its own words weighing most."""
+        question = clean_question(question, self.settings.max_question_chars)
+        standalone = self.standalone(question, self._recent(history))
+        passages, result = self.context(standalone, filters)
         return self.answerer.select(
-            question, passages, dense_scores=result.dense, query_vector=result.query_vector
+            standalone,
+            passages,
+            focus=question if standalone != question else None,
+            dense_scores=result.dense,
+            query_vector=result.query_vector,
         ).features

@@ -1,9 +1,10 @@
 """Embeddings of the candidate sentences of every chunk, computed at ingest and kept on disk.
 
-The extractive answerer compares the question with each sentence by meaning; embedding
-sentences at question time would cost ~25 ms each on 2 cores, so ingest embeds them once and
-questions only look them up. Vectors are keyed by a hash of the sentence text, so a re-ingest
-embeds only sentences it has not seen.
+The extractive answerer compares the question with each sentence by meaning, alone and read
+under its headings (`retrieval.extractive.embedding_texts`); embedding sentences at question time
+would cost ~25 ms each on 2 cores, so ingest embeds them once and questions only look them up.
+Vectors are keyed by a hash of the embedded text, so a re-ingest embeds only texts it has not
+seen.
 """
 
 from __future__ import annotations

@@ -29,10 +29,18 @@ def raw_rows() -> list[dict[str, object]]:
 
 def test_every_file_of_the_folder_is_read(raw_rows: list[dict[str, object]]) -> None:
     questions = load_questions()
-    assert len(questions) == len(raw_rows) >= 266
-    assert sum(q.answerable for q in questions) >= 171
+    assert len(questions) == len(raw_rows) >= 311
+    assert sum(q.answerable for q in questions) >= 204
     assert all(q.evidence for q in questions if q.answerable)
     assert not any(q.evidence for q in questions if not q.answerable)
+
+
+def test_a_follow_up_keeps_the_conversation_before_it() -> None:
+    follow_ups = [q for q in load_questions() if q.history]
+    assert len(follow_ups) >= 45
+    for question in follow_ups:
+        assert [t.role for t in question.history][:2] == ["user", "assistant"]
+        assert all(t.content for t in question.history)
 
 
 def test_ids_are_unique_across_files(raw_rows: list[dict[str, object]]) -> None:

@@ -21,8 +21,11 @@ from retrieval.extractive import (
     Unit,
     answer_types,
     candidate_texts,
+    embedding_texts,
+    has_content,
     is_english,
     specific_terms,
+    under_headings,
 )
 from retrieval.lexical import LexicalIndex
 from retrieval.refusal import FEATURES
@@ -290,6 +293,8 @@ def test_features_hold_every_refusal_feature(answerer: ExtractiveAnswerer) -> No
     assert set(features) == set(FEATURES) | {"best_score"}
     assert {"dense_top", "best_coverage", "context_coverage", "missing_specific"} <= set(features)
     assert features["dense_top"] == pytest.approx(0.83)
+    # The best passage stands 0.06 above the median of the (two) best by meaning.
+    assert features["dense_gap"] == pytest.approx(0.06)
     assert features["best_similarity"] == pytest.approx(0.8)
     assert features["best_score"] == pytest.approx(selection.sentences[0].score)
     # "Region" is in the passages, "Gotland" is not.
@@ -398,3 +403,100 @@ def test_no_sentence_follows_the_last_one_or_a_heading(answerer: ExtractiveAnswe
     chosen = texts(select(answerer, STAFF_QUESTION, [before_title]))
     assert "Tidplan" not in chosen
     assert "Arbetet startar i maj." not in chosen
+
+
+# -- sentences compared under their headings -----------------------------------------------
+
+REFORM = make_chunk(
+    "reform", "Genomförande stegvis under fem år.", heading="Samsjuklighetsreformen"
+)
+OTHER = make_chunk("annat", "Genomförande stegvis under tre år.", heading="Lokalförsörjning")
+
+
+def test_a_sentence_is_embedded_alone_and_after_its_last_two_headings() -> None:
+    deep = text_chunk("d", "Beslut fattas i maj.", heading_path=("Del 1", "Bidraget", "2024"))
+    assert under_headings(deep, "Beslut fattas i maj.") == "Bidraget / 2024: Beslut fattas i maj."
+    assert under_headings(text_chunk("n", "x"), "Beslut fattas i maj.") == "Beslut fattas i maj."
+    alone, headed = (
+        "Genomförande stegvis under fem år.",
+        ("Samsjuklighetsreformen: Genomförande stegvis under fem år."),
+    )
+    assert embedding_texts(REFORM, 0.5) == [alone, headed]
+    assert embedding_texts(REFORM, 0.0) == [alone]
+    assert embedding_texts(REFORM, 1.0) == [headed]
+
+
+class TopicVectors:
+    """Sentence vectors that see only whether a text is about the reform; every text asked for
+    is recorded."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        self.asked.extend(texts)
+        return np.asarray(
+            [[1.0, 0.0] if "reform" in t.lower() else [0.6, 0.8] for t in texts],
+            dtype=np.float32,
+        )
+
+
+@pytest.mark.parametrize(
+    ("weight", "first", "similarity", "embedded"),
+    [
+        # Alone the two sentences are equally close; the better-ranked passage wins.
+        (
+            0.0,
+            "tre",
+            0.6,
+            {"Genomförande stegvis under tre år.", "Genomförande stegvis under fem år."},
+        ),
+        # Under its heading the sentence about the reform is closer.
+        (
+            1.0,
+            "fem",
+            1.0,
+            {
+                "Lokalförsörjning: Genomförande stegvis under tre år.",
+                "Samsjuklighetsreformen: Genomförande stegvis under fem år.",
+            },
+        ),
+        (0.5, "fem", 0.8, None),
+    ],
+)
+def test_a_sentence_is_compared_with_the_question_alone_and_under_its_headings(
+    index: LexicalIndex, weight: float, first: str, similarity: float, embedded: set[str] | None
+) -> None:
+    vectors = TopicVectors()
+    answerer = ExtractiveAnswerer(
+        lambda text: list(index.query_terms(text)),
+        lambda term: 1.0,
+        embed_sentences=vectors,
+        heading_weight=weight,
+    )
+    # The question's words match neither sentence; only the meaning can tell them apart.
+    selection = answerer.select(
+        "Hur lång tid tar omställningen?", passages(OTHER, REFORM), query_vector=[1.0, 0.0]
+    )
+    assert texts(selection)[0] == f"Genomförande stegvis under {first} år."
+    assert selection.features["best_similarity"] == pytest.approx(similarity)
+    # Only the forms the weight uses are embedded; at 0.5, both.
+    assert set(vectors.asked) == (embedded or set(vectors.asked))
+    if embedded is None:
+        assert len(set(vectors.asked)) == 4
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Vad betyder SIP?", True),
+        ("och 2024?", True),
+        ("Vad kostar det?", True),
+        (", och vad", False),
+        ("Vad är det?", False),
+        ("What and how and when?", False),
+        ("??", False),
+    ],
+)
+def test_has_content(question: str, expected: bool) -> None:
+    assert has_content(question) is expected

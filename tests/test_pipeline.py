@@ -40,6 +40,11 @@ CONTROL_MESSAGE = (
     "Frågan innehåller osynliga styrtecken. Skriv den eller klistra in den som vanlig text."
 )
 
+NOTHING_TO_SEARCH = (
+    "Frågan innehåller inga ord att söka på. "
+    "Skriv vad du vill veta, till exempel ”Vad betyder SIP?”."
+)
+
 
 def copy_data(source: Settings, target: Path) -> Settings:
     """The settings of a private copy of an ingested data directory."""
@@ -263,6 +268,25 @@ def test_a_bad_question_raises_an_input_error_in_swedish(
     with pytest.raises(InputError) as asked:
         pipeline.ask(question)
     assert str(asked.value) == message
+
+
+@pytest.mark.parametrize("question", [", och vad", "Vad är det?", "What and how and when?"])
+def test_a_question_with_nothing_to_search_for_raises_an_input_error(
+    pipeline: Pipeline, question: str
+) -> None:
+    with pytest.raises(InputError) as asked:
+        pipeline.ask(question)
+    assert str(asked.value) == NOTHING_TO_SEARCH
+    with pytest.raises(InputError) as streamed:
+        list(pipeline.stream(question))
+    assert str(streamed.value) == NOTHING_TO_SEARCH
+
+
+def test_a_follow_up_of_small_words_is_searched_with_the_conversation(pipeline: Pipeline) -> None:
+    history = [Turn("user", "Vad är en samordnad individuell plan (SIP)?")]
+    answer = pipeline.ask("Och vem gör den?", history=history)
+    assert answer.standalone_question != answer.question
+    assert answer.citations
 
 
 def test_a_question_at_the_limit_and_ordinary_white_space_are_accepted() -> None:
