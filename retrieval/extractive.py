@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.types import Chunk, Passage
+from core.types import YEAR, Chunk, Passage
 from retrieval.swedish import STOPWORDS, tokenize
 
 Analyser = Callable[[str], list[str]]
@@ -462,7 +462,9 @@ class ExtractiveAnswerer:
         for p in top:
             context_terms |= set(self._analyse(p.chunk.text + " " + " ".join(p.chunk.heading_path)))
         specific = specific_terms(question)
+        years = [t for t in specific if YEAR.fullmatch(t)]
         best_chunk = scored[0].sentence.passage.chunk if scored else None
+        answering = [c for c in (passages[0].chunk if passages else None, best_chunk) if c]
         dense = dense_scores or {}
         types = answer_types(question)
         dense_top = max((dense.get(p.chunk.chunk_id, 0.0) for p in passages), default=0.0)
@@ -477,6 +479,9 @@ class ExtractiveAnswerer:
             "context_coverage": self._coverage(query, context_terms),
             "missing_specific": _missing_share(specific, [p.chunk for p in top]),
             "missing_specific_best": _missing_share(specific, [best_chunk] if best_chunk else []),
+            # A year asked for that neither the best passage nor the passage of the best sentence
+            # names (text, headings, title, date): the documents report other years.
+            "missing_year": _missing_share(years, answering),
             "type_fit_best": _type_fit(types, scored[0].sentence.text) if scored else -1.0,
             "english": 1.0 if is_english(question) else 0.0,
         }

@@ -296,7 +296,9 @@ class Pipeline:
                 PartResult(part, retriever.search(part, self.settings.top_k, filters))
                 for part in parts
             ]
-            result = with_parts(result, searched, self.settings.top_k, self.settings.rrf_k)
+            result = with_parts(
+                result, searched, self.settings.top_k, self.settings.rrf_k, question
+            )
         allowed = retriever.allowed_chunk_ids(filters)
         passages = fit_context(
             result.passages,

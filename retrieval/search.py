@@ -38,19 +38,22 @@ class PartResult:
 
 
 def with_parts(
-    whole: SearchResult, parts: Sequence[PartResult], k: int, rrf_k: int = 60
+    whole: SearchResult, parts: Sequence[PartResult], k: int, rrf_k: int = 60, question: str = ""
 ) -> SearchResult:
     """The ranking of a compound question: the whole question's and each part's rankings fused,
-    so each part's best passages reach the context."""
+    so each part's best passages reach the context, then ordered by the years the whole
+    ``question`` asks for (`prefer_asked_years`), as a single question's ranking is."""
     results = [whole, *(part.result for part in parts)]
     rankings = [[p.chunk.chunk_id for p in r.passages] for r in results]
     by_id = {p.chunk.chunk_id: p.chunk for r in results for p in r.passages}
-    fused = fuse_rankings(rankings, k=rrf_k)[:k]
+    fused = prefer_asked_years(
+        [(by_id[c], score) for c, score in fuse_rankings(rankings, k=rrf_k)], question
+    )[:k]
     timings = dict(whole.timings)
     for part in parts:
         for name, ms in part.result.timings.items():
             timings[name] = timings.get(name, 0.0) + ms
-    passages = [Passage(by_id[c], score, rank) for rank, (c, score) in enumerate(fused, start=1)]
+    passages = [Passage(chunk, score, rank) for rank, (chunk, score) in enumerate(fused, start=1)]
     return SearchResult(
         passages,
         whole.dense,

@@ -59,8 +59,13 @@ def test_a_question_asking_one_thing_is_not_split(question: str) -> None:
     assert split_compound(question) == []
 
 
-def result(ids: list[str], ms: float) -> SearchResult:
-    chunks = [text_chunk(cid, f"Text {cid}.") for cid in ids]
+def result(ids: list[str], ms: float, years: dict[str, str] | None = None) -> SearchResult:
+    """A search result of plain chunks; ``years`` puts a chunk under a year heading."""
+    years = years or {}
+    chunks = [
+        text_chunk(cid, f"Text {cid}.", heading_path=(years[cid],) if cid in years else ())
+        for cid in ids
+    ]
     passages = [Passage(c, 1.0 / rank, rank) for rank, c in enumerate(chunks, start=1)]
     return SearchResult(passages, {}, {}, {"embed_ms": ms}, "fråga")
 
@@ -80,3 +85,16 @@ def test_each_parts_best_passage_is_ranked_near_the_top() -> None:
     assert fused.dense is whole.dense
     assert fused.query_vector is whole.query_vector
     assert fused.timings["embed_ms"] == pytest.approx(22.0)
+
+
+def test_the_fused_ranking_puts_the_asked_year_first_as_a_single_question_does() -> None:
+    years = {"a1": "2024", "b1": "2025", "a2": "2023"}
+    whole = result(["a1", "a2", "b1"], 1.0, years)
+    part = PartResult("Hur mycket 2025?", result(["a2", "b1", "a1"], 1.0, years))
+    fused = with_parts(whole, [part], k=3, question="Hur mycket 2025, och till vad?")
+    # b1 (2025) first; a1 and a2, about other years, behind.
+    assert [p.chunk.chunk_id for p in fused.passages][0] == "b1"
+    assert [p.rank for p in fused.passages] == [1, 2, 3]
+    # Without a year in the question the fused order stands.
+    plain = with_parts(whole, [part], k=3)
+    assert [p.chunk.chunk_id for p in plain.passages] == ["a2", "a1", "b1"]

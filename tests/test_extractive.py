@@ -28,7 +28,7 @@ from retrieval.extractive import (
     under_headings,
 )
 from retrieval.lexical import LexicalIndex
-from retrieval.refusal import FEATURES
+from retrieval.refusal import FEATURES, RULES
 
 
 def make_chunk(chunk_id: str, text: str, heading: str = "Rubrik", doc_id: str = "doc") -> Chunk:
@@ -289,8 +289,8 @@ def test_features_hold_every_refusal_feature(answerer: ExtractiveAnswerer) -> No
         query_vector=NEUTRAL_QUERY,
     )
     features = selection.features
-    # Every feature the refusal model reads, and the best score, for tuning.
-    assert set(features) == set(FEATURES) | {"best_score"}
+    # Every feature the refusal model and its rules read, and the best score, for tuning.
+    assert set(features) == set(FEATURES) | set(RULES) | {"best_score"}
     assert {"dense_top", "best_coverage", "context_coverage", "missing_specific"} <= set(features)
     assert features["dense_top"] == pytest.approx(0.83)
     # The best passage stands 0.06 above the median of the (two) best by meaning.
@@ -302,6 +302,22 @@ def test_features_hold_every_refusal_feature(answerer: ExtractiveAnswerer) -> No
     assert features["missing_specific_best"] == pytest.approx(0.5)
     assert 0.0 < features["context_coverage"] < 1.0
     assert features["english"] == 0.0
+    assert features["missing_year"] == 0.0  # no year asked
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("Hur mycket statsbidrag får Region Skåne 2024?", 0.0),  # in the title's date
+        ("Hur mycket statsbidrag får Region Skåne 2026?", 1.0),
+        ("Fick Region Skåne statsbidrag 2024 och 2026?", 0.5),
+    ],
+)
+def test_a_year_asked_is_looked_for_in_the_answering_passages(
+    answerer: ExtractiveAnswerer, question: str, missing: float
+) -> None:
+    selection = answerer.select(question, passages(SKANE, VILLKOR), query_vector=NEUTRAL_QUERY)
+    assert selection.features["missing_year"] == pytest.approx(missing)
 
 
 def test_features_without_passages(answerer: ExtractiveAnswerer) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.refusal import FEATURES, PRIOR, SIGNS, RefusalModel, fit_refusal_model
+from retrieval.refusal import (
+    FEATURES,
+    PRIOR,
+    SIGNS,
+    RefusalModel,
+    fit_refusal_model,
+    ruled_out,
+)
 
 Row = dict[str, float]
 
@@ -162,3 +169,15 @@ def test_load_without_a_threshold_uses_one_half(tmp_path: Path) -> None:
 
 def test_load_of_a_missing_file_gives_the_prior(tmp_path: Path) -> None:
     assert RefusalModel.load(tmp_path / "absent.json") is PRIOR
+
+
+@pytest.mark.parametrize("model", [PRIOR, fit_refusal_model(*calibration_set())])
+def test_a_year_the_answering_passages_do_not_name_refuses_whatever_the_score(
+    model: RefusalModel,
+) -> None:
+    strong = {"context_coverage": 1.0, "best_coverage": 1.0}
+    assert not model.refuses(strong)
+    assert not ruled_out(strong)
+    assert ruled_out({**strong, "missing_year": 0.5})
+    assert model.refuses({**strong, "missing_year": 1.0})
+    assert not model.refuses({**strong, "missing_year": 0.0})
