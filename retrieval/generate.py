@@ -197,7 +197,8 @@ def _citations(verification: Verification, passages: Sequence[Passage]) -> tuple
     return tuple(out)
 
 
-def _refusal(question: str, passages: Sequence[Passage], standalone: str) -> Answer:
+def refusal_answer(question: str, passages: Sequence[Passage], standalone: str) -> Answer:
+    """The generative mode's refusal, in the question's language."""
     text = REFUSAL_TEXT_EN if question_language(question) == "en" else REFUSAL_TEXT
     return Answer(
         question=question,
@@ -238,7 +239,7 @@ def stream_answer(
         LLMUnavailable: the model cannot be reached, timed out or failed.
     """
     if not passages:
-        answer = _refusal(question, passages, standalone)
+        answer = refusal_answer(question, passages, standalone)
         yield answer.text
         yield answer
         return
@@ -260,7 +261,7 @@ def stream_answer(
     text = _tidy("".join(pieces), truncated)
     verification = verify_answer(text, [p.chunk.text for p in passages])
     if not verification.cited and says_no_support(verification.text):
-        yield _refusal(question, passages, standalone)
+        yield refusal_answer(question, passages, standalone)
         return
     if verification.falls_back:
         log.info("no sentence of the generated answer verified; giving the extractive answer")

@@ -24,11 +24,11 @@ from retrieval.compound import split_compound
 from retrieval.english import load_terms
 from retrieval.extractive import ExtractiveAnswerer, Selection, has_content
 from retrieval.followup import rewrite_followup
-from retrieval.generate import rewrite_question, stream_answer
+from retrieval.generate import refusal_answer, rewrite_question, stream_answer
 from retrieval.glossary import GlossaryEntry, restrict_glossary
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
-from retrieval.refusal import RefusalModel
+from retrieval.refusal import RefusalModel, ruled_out
 from retrieval.search import HybridRetriever, PartResult, SearchResult, fit_context, with_parts
 from retrieval.sentence_vectors import SentenceVectors
 
@@ -473,7 +473,12 @@ class Pipeline:
 
         t0 = time.perf_counter()
         answer: Answer | None = None
-        if llm_up:
+        if llm_up and self._asks_an_unreported_year(question, standalone, passages, result):
+            # The passages report other years; the model would answer with their figures.
+            answer = refusal_answer(question, passages, standalone)
+            timings["first_token_ms"] = (time.perf_counter() - started) * 1000
+            yield answer.text
+        elif llm_up:
             # The model reads its own rewrite; the rule's joined text would confuse it, so a
             # follow-up the model could not rewrite is shown with the earlier question.
             earlier = ""
@@ -504,6 +509,20 @@ class Pipeline:
         timings["answer_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         yield replace(answer, timings=timings)
+
+    def _asks_an_unreported_year(
+        self, question: str, standalone: str, passages: list[Passage], result: SearchResult
+    ) -> bool:
+        """Whether the question asks for a year its best passages do not name: the refusal rule
+        the extractive mode applies (`retrieval.refusal.RULES`), for the generative mode."""
+        features = self.answerer.select(
+            standalone,
+            passages,
+            focus=question if standalone != question else None,
+            dense_scores=result.dense,
+            query_vector=result.query_vector,
+        ).features
+        return ruled_out(features)
 
     def refusal_features(
         self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None

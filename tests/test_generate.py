@@ -345,6 +345,34 @@ def test_llm_mode_falls_back_when_the_model_fails(small_context_settings: Settin
     assert answer.standalone_question == "Och för barn och unga? Hur mycket fick Dalarna 2024?"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        (
+            "Hur mycket länsgemensamma medel hade Dalarna totalt inom överenskommelsen 2031?",
+            REFUSAL_TEXT,
+        ),
+        ("How much did Region Dalarna get for suicide prevention in 2019?", REFUSAL_TEXT_EN),
+    ],
+)
+def test_a_year_the_passages_do_not_name_is_refused_without_asking_the_model(
+    small_context_settings: Settings, question: str, expected: str
+) -> None:
+    # A model that fails when called: had it been asked, the answer would be the extractive
+    # fallback with its notice.
+    pipeline = Pipeline.from_settings(small_context_settings, llm=FailingChatModel())
+    items = list(pipeline.stream(question, mode="llm"))
+    answer = items[-1]
+    assert isinstance(answer, Answer)
+    assert answer.mode == "llm"
+    assert answer.refused
+    assert answer.notice == ""
+    assert answer.text == expected
+    assert items[:-1] == [expected]
+    assert answer.citations == ()
+
+
 # --- the real model -----------------------------------------------------------------------
 
 
