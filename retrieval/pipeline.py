@@ -369,14 +369,7 @@ class Pipeline:
         passages: list[Passage],
         result: SearchResult,
     ) -> Answer:
-        focus = question if standalone != question else None
-        selection = self.answerer.select(
-            standalone,
-            passages,
-            focus=focus,
-            dense_scores=result.dense,
-            query_vector=result.query_vector,
-        )
+        selection = self._select(question, standalone, passages, result)
         if result.parts and selection.sentences:
             selection = self._with_part_answers(selection, passages, result.parts)
         refused = not selection.sentences or self.refusal.refuses(selection.features)
@@ -515,14 +508,7 @@ class Pipeline:
     ) -> bool:
         """Whether the question asks for a year its best passages do not name: the refusal rule
         the extractive mode applies (`retrieval.refusal.RULES`), for the generative mode."""
-        features = self.answerer.select(
-            standalone,
-            passages,
-            focus=question if standalone != question else None,
-            dense_scores=result.dense,
-            query_vector=result.query_vector,
-        ).features
-        return ruled_out(features)
+        return ruled_out(self._select(question, standalone, passages, result).features)
 
     def refusal_features(
         self, question: str, history: Sequence[Turn] = (), filters: Filters | None = None
@@ -532,10 +518,17 @@ class Pipeline:
         question = clean_question(question, self.settings.max_question_chars)
         standalone = self.standalone(question, self._recent(history))
         passages, result = self.context(standalone, filters)
+        return self._select(question, standalone, passages, result).features
+
+    def _select(
+        self, question: str, standalone: str, passages: list[Passage], result: SearchResult
+    ) -> Selection:
+        """The answerer's sentences and features for a question as typed and made standalone:
+        the typed words weigh most when the two differ."""
         return self.answerer.select(
             standalone,
             passages,
             focus=question if standalone != question else None,
             dense_scores=result.dense,
             query_vector=result.query_vector,
-        ).features
+        )
