@@ -35,6 +35,7 @@ _DATE = re.compile(
 )
 _PERSON = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:-[A-ZÅÄÖ][a-zåäöé]+)? [A-ZÅÄÖ][a-zåäöé]{2,}\b")
 _NUMBER = re.compile(r"\d")
+_ENUMERATOR = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z])[.)]")
 
 _ASKS = {
     "amount": re.compile(
@@ -215,9 +216,22 @@ def candidate_texts(chunk: Chunk) -> list[Unit]:
         elif len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
             out.append(Unit(line_no, "heading", line))
         else:
-            for part in _SENTENCE_END.split(line):
-                if part.strip():
-                    out.append(Unit(line_no, "text", part.strip()))
+            for sentence in _sentences(line):
+                out.append(Unit(line_no, "text", sentence))
+    return out
+
+
+def _sentences(line: str) -> list[str]:
+    """The sentences of a line; a list number that opens it ("1. Den gemensamma målbilden ...")
+    stays with its sentence instead of standing alone."""
+    out: list[str] = []
+    for part in (p.strip() for p in _SENTENCE_END.split(line)):
+        if not part:
+            continue
+        if out and _ENUMERATOR.fullmatch(out[-1]):
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
     return out
 
 

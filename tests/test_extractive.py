@@ -209,6 +209,24 @@ def test_candidate_texts_split_sentences_items_rows_and_headings() -> None:
     ]
 
 
+def test_a_list_number_stays_with_its_sentence() -> None:
+    chunk = make_chunk(
+        "n",
+        "1. Den gemensamma målbilden etableras genom ett samverkansavtal. Avtalet är politiskt.\n"
+        "4. Ett stärkt och utvecklat suicidpreventivt arbete 5 445 343 kr. (2) Rapporten kommer.\n"
+        "Beloppet är 3. Det gäller 2024.",
+    )
+    assert [u.text for u in candidate_texts(chunk)] == [
+        "1. Den gemensamma målbilden etableras genom ett samverkansavtal.",
+        "Avtalet är politiskt.",
+        "4. Ett stärkt och utvecklat suicidpreventivt arbete 5 445 343 kr.",
+        "(2) Rapporten kommer.",
+        # A figure that ends a sentence is not a list number.
+        "Beloppet är 3.",
+        "Det gäller 2024.",
+    ]
+
+
 def test_candidate_texts_of_an_empty_chunk() -> None:
     assert candidate_texts(make_chunk("e", "\n  \n")) == []
 
