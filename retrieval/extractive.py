@@ -242,13 +242,21 @@ def under_headings(chunk: Chunk, text: str) -> str:
     return f"{heading}: {text}" if heading else text
 
 
+def sentence_forms(chunk: Chunk, text: str, heading_weight: float) -> list[tuple[str, float]]:
+    """The texts the answerer embeds for a candidate sentence, each with its share of the
+    sentence's similarity: the sentence alone and under its headings (`under_headings`); a
+    form whose share is 0 is left out."""
+    forms = [(text, 1.0 - heading_weight), (under_headings(chunk, text), heading_weight)]
+    return [(form, share) for form, share in forms if share > 0.0]
+
+
 def embedding_texts(chunk: Chunk, heading_weight: float) -> list[str]:
-    """The texts the answerer embeds for a chunk's candidate sentences at a heading weight
-    (`ExtractiveAnswerer`): each sentence alone, under its headings, or both."""
-    units = candidate_texts(chunk)
-    alone = [u.text for u in units] if heading_weight < 1.0 else []
-    headed = [under_headings(chunk, u.text) for u in units] if heading_weight > 0.0 else []
-    return alone + headed
+    """Every text the answerer embeds for a chunk's candidate sentences (`sentence_forms`)."""
+    return [
+        form
+        for unit in candidate_texts(chunk)
+        for form, _ in sentence_forms(chunk, unit.text, heading_weight)
+    ]
 
 
 def split_candidates(passage: Passage) -> list[Sentence]:
@@ -362,20 +370,15 @@ class ExtractiveAnswerer:
         return Selection(chosen, self._features(question, query, passages, scored, dense_scores))
 
     def _similarities(self, candidates: list[Sentence], query: np.ndarray) -> np.ndarray:
-        """Cosine of each candidate to the question, alone and under its headings, mixed by
-        ``heading_weight``; a form whose share is 0 is not embedded."""
+        """Cosine of each candidate to the question: its forms' (`sentence_forms`), weighted by
+        their shares."""
         assert self._embed_sentences is not None
-        share = self.heading_weight
-        semantic = np.zeros(len(candidates), dtype=np.float32)
-        if share < 1.0:
-            alone = self._embed_sentences([c.text for c in candidates])
-            semantic += (1.0 - share) * (alone @ query)
-        if share > 0.0:
-            headed = self._embed_sentences(
-                [under_headings(c.passage.chunk, c.text) for c in candidates]
-            )
-            semantic += share * (headed @ query)
-        return semantic
+        forms = [sentence_forms(c.passage.chunk, c.text, self.heading_weight) for c in candidates]
+        cosines = iter(self._embed_sentences([text for fs in forms for text, _ in fs]) @ query)
+        return np.asarray(
+            [sum(share * float(next(cosines)) for _, share in fs) for fs in forms],
+            dtype=np.float32,
+        )
 
     def _choose(self, scored: list[ScoredSentence], types: set[str]) -> list[ScoredSentence]:
         best = scored[0]
