@@ -64,6 +64,7 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("use_english_terms", "engelsk-svensk termlista"),
     ("split_compound_questions", "delade sammansatta frågor"),
     ("sentence_heading_weight", "rubriker vid meningsval"),
+    ("rerank_by_sentences", "omrankning efter bästa mening"),
 )
 
 

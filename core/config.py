@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     use_english_terms: bool = True
     split_compound_questions: bool = True
     use_neighbours: bool = False
+    # The search's ranking is fused with a ranking of its passages by their best sentence
+    # (`retrieval.search.rerank_by_sentences`), with this RRF constant.
+    rerank_by_sentences: bool = True
+    sentence_rerank_k: int = Field(default=3, ge=1)
 
     # Answering.
     answer_mode: str = "extractive"

@@ -8,12 +8,13 @@ followed by its citation number. Whether to answer at all is decided by the refu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.types import YEAR, Chunk, Passage
+from retrieval.english import swedish_terms
 from retrieval.swedish import STOPWORDS, tokenize
 
 Analyser = Callable[[str], list[str]]
@@ -193,6 +194,31 @@ def specific_terms(question: str) -> list[str]:
     return terms
 
 
+def question_names(question: str) -> list[str]:
+    """The proper names of a Swedish question (`specific_terms` without its figures):
+    "Hur mycket fick Region Uppsala?" -> ["uppsala"]. An English question gives none: its
+    capitalised words are often English words ("Welfare Council") the documents write in
+    Swedish."""
+    if is_english(question):
+        return []
+    return [t for t in specific_terms(question) if not t.isdigit()]
+
+
+def chunk_words(chunk: Chunk) -> str:
+    """A chunk's title, date, headings and text as names are looked for in them (`mentions`)."""
+    return _fold(f"{chunk.title} {chunk.date} {' '.join(chunk.heading_path)} {chunk.text}")
+
+
+def mentions(name: str, folded: str) -> bool:
+    """Whether a text (`chunk_words`) names ``name``, in the forms `_present` accepts or by one
+    part of a hyphenated name ("SIP-pengarna": "sip")."""
+    name = _fold(name)
+    if _present(name, folded, folded):
+        return True
+    parts = [part for part in name.split("-") if len(part) > 2]
+    return len(parts) > 1 and any(part in folded for part in parts)
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     """A line-level unit of chunk text: a sentence, a list item, a table row or a title."""
@@ -295,8 +321,12 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         max_list_items: int = 8,
         heading_weight: float = 0.0,
+        english_terms: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         self._analyse = analyse
+        # English -> Swedish words (retrieval/en_sv_terms.tsv): an English question's words are
+        # looked for in the Swedish sentences by their Swedish forms.
+        self._english_terms = english_terms or {}
         self._weight = weight
         self._embed_sentences = embed_sentences
         self._max_sentences = max_sentences
@@ -323,6 +353,7 @@ class ExtractiveAnswerer:
         focus: str | None = None,
         dense_scores: dict[str, float] | None = None,
         query_vector: Sequence[float] | None = None,
+        unknown_names: Sequence[str] = (),
     ) -> Selection:
         """Choose the sentences that answer ``question`` and compute refusal features.
 
@@ -333,20 +364,66 @@ class ExtractiveAnswerer:
                 weigh more than the words brought in from the conversation.
             dense_scores: Cosine similarity of each chunk id to the question.
             query_vector: The question's embedding, to compare with sentence embeddings.
+            unknown_names: The question's names that no document the asker may read mentions
+                (`HybridRetriever.unknown_names`).
 
         Returns:
             The selected sentences, best first, and the features for the refusal model.
         """
+        query = self._query(question, focus)
+        types = answer_types(focus or question)
+        scored = self._score(query, types, passages, query_vector)
+        features = self._features(question, query, passages, scored, dense_scores)
+        # A name the documents never mention ("Region Uppsala", "Vasaloppet"): what they say
+        # is about others.
+        features["unknown_name"] = 1.0 if unknown_names else 0.0
+        chosen = self._choose(scored, types) if scored else []
+        return Selection(chosen, features)
+
+    def passage_scores(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        query_vector: Sequence[float] | None = None,
+    ) -> dict[str, float]:
+        """Each passage's best sentence score for ``question`` (chunk id -> score), the measure
+        `select` ranks sentences by; a passage without candidate sentences is left out."""
+        scored = self._score(self._query(question), answer_types(question), passages, query_vector)
+        best: dict[str, float] = {}
+        for s in scored:  # best first
+            best.setdefault(s.sentence.passage.chunk.chunk_id, s.score)
+        return best
+
+    def _query(self, question: str, focus: str | None = None) -> dict[str, float]:
+        """The question's terms with their weights; the typed words of a rewritten follow-up
+        (``focus``) weigh more than the words brought in from the conversation. An English
+        question also holds the Swedish words for its terms ("staff canteen" ->
+        "personalrestaurang"), as its lexical search does."""
+        if self._english_terms and is_english(question):
+            swedish = swedish_terms(question, self._english_terms)
+            question = f"{question} {' '.join(swedish)}" if swedish else question
+            if focus:
+                swedish = swedish_terms(focus, self._english_terms)
+                focus = f"{focus} {' '.join(swedish)}" if swedish else focus
         query: dict[str, float] = {}
         for term in set(self._analyse(question)):
             query[term] = self._weight(term)
         if focus and focus != question:
             for term in set(self._analyse(focus)):
                 query[term] = query.get(term, self._weight(term)) * 1.6
-        types = answer_types(focus or question)
+        return query
+
+    def _score(
+        self,
+        query: dict[str, float],
+        types: set[str],
+        passages: Sequence[Passage],
+        query_vector: Sequence[float] | None,
+    ) -> list[ScoredSentence]:
+        """Every candidate sentence of the passages, scored, best first."""
         candidates = [s for p in passages for s in split_candidates(p)]
         if not candidates:
-            return Selection([], self._features(question, query, passages, [], dense_scores))
+            return []
         top_score = max(p.score for p in passages) or 1.0
         semantic = np.zeros(len(candidates), dtype=np.float32)
         if self._embed_sentences is not None and query_vector is not None:
@@ -366,8 +443,7 @@ class ExtractiveAnswerer:
                 score -= 0.1
             scored.append(ScoredSentence(sent, score, coverage, float(semantic[i])))
         scored.sort(key=lambda s: s.score, reverse=True)
-        chosen = self._choose(scored, types)
-        return Selection(chosen, self._features(question, query, passages, scored, dense_scores))
+        return scored
 
     def _similarities(self, candidates: list[Sentence], query: np.ndarray) -> np.ndarray:
         """Cosine of each candidate to the question: its forms' (`sentence_forms`), weighted by

@@ -22,14 +22,28 @@ from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.compound import split_compound
 from retrieval.english import load_terms
-from retrieval.extractive import ExtractiveAnswerer, Selection, has_content
+from retrieval.extractive import (
+    ExtractiveAnswerer,
+    Selection,
+    chunk_words,
+    has_content,
+    mentions,
+    question_names,
+)
 from retrieval.followup import rewrite_followup
 from retrieval.generate import refusal_answer, rewrite_question, stream_answer
 from retrieval.glossary import GlossaryEntry, restrict_glossary
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
 from retrieval.refusal import RefusalModel, ruled_out
-from retrieval.search import HybridRetriever, PartResult, SearchResult, fit_context, with_parts
+from retrieval.search import (
+    HybridRetriever,
+    PartResult,
+    SearchResult,
+    fit_context,
+    rerank_by_sentences,
+    with_parts,
+)
 from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
@@ -125,6 +139,8 @@ class Pipeline:
         self.llm = llm
         self._chunks = {c.chunk_id: c for c in chunks}
         self._by_position = {(c.doc_id, c.position): c for c in chunks}
+        # Each chunk's words as a question's names are looked for in them (`unknown_names`).
+        self._words = {c.chunk_id: chunk_words(c) for c in chunks}
         self.retriever = self._make_retriever(glossary)
         # Per set of access groups: the glossary they may see and a retriever expanding with it.
         self._by_groups: dict[frozenset[str], tuple[dict[str, GlossaryEntry], HybridRetriever]] = {}
@@ -145,6 +161,7 @@ class Pipeline:
             lambda term: self._idf.get(term, self._idf_unknown),
             embed_sentences=self.sentence_vectors.vectors_for,
             heading_weight=settings.sentence_heading_weight,
+            english_terms=load_terms() if settings.use_english_terms else None,
         )
 
     @classmethod
@@ -281,7 +298,8 @@ class Pipeline:
         return rewrite_followup(question, history)
 
     def retrieve(self, question: str, filters: Filters | None = None) -> list[Passage]:
-        """Ranked candidate passages, before the context budget."""
+        """Ranked candidate passages of the search, before the context budget and before the
+        re-ranking by best sentence that `context` applies."""
         return self._retriever_for(filters).search(question, self.settings.top_k, filters).passages
 
     def context(
@@ -299,7 +317,12 @@ class Pipeline:
             result = with_parts(
                 result, searched, self.settings.top_k, self.settings.rrf_k, question
             )
+        if self.settings.rerank_by_sentences:
+            best = self.answerer.passage_scores(question, result.passages, result.query_vector)
+            result = rerank_by_sentences(result, best, self.settings.sentence_rerank_k, question)
         allowed = retriever.allowed_chunk_ids(filters)
+        unknown = self.unknown_names(question, allowed, filters.groups if filters else ())
+        result = replace(result, unknown_names=unknown)
         passages = fit_context(
             result.passages,
             self.settings.context_chars,
@@ -307,6 +330,20 @@ class Pipeline:
             allowed,
         )
         return passages, result
+
+    def unknown_names(
+        self, question: str, allowed: set[str] | None = None, groups: Sequence[str] = ()
+    ) -> tuple[str, ...]:
+        """The names of a Swedish question (`question_names`) that no chunk the filters allow
+        mentions and that are not acronyms of the glossary the groups see (a curated acronym
+        is searched by its expansion): "Vem vann Allsvenskan 2023?" -> ("allsvenskan",)."""
+        glossary = self.glossary_for(groups)
+        acronyms = {a.lower() for e in glossary.values() for a in (e.acronym, *e.aliases)}
+        names = [n for n in question_names(question) if n not in acronyms]
+        if not names:
+            return ()
+        words = [w for cid, w in self._words.items() if allowed is None or cid in allowed]
+        return tuple(n for n in names if not any(mentions(n, w) for w in words))
 
     def ask(
         self,
@@ -531,4 +568,5 @@ class Pipeline:
             focus=question if standalone != question else None,
             dense_scores=result.dense,
             query_vector=result.query_vector,
+            unknown_names=result.unknown_names,
         )

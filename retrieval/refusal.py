@@ -35,12 +35,15 @@ SIGNS = {
     "english": 0,
 }
 DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
-# Features that refuse on their own, before the logistic score: a year the question asks for
-# that neither the best passage nor the passage of the best sentence names. The documents then
-# report other years, and their figures must not answer for the asked one ("Hur mycket får
-# Dalarna 2026?"). On the calibration questions it holds for 13 of 107 unanswerable and none of
-# 204 answerable ones.
-RULES = ("missing_year",)
+# Features that refuse on their own, before the logistic score:
+# - missing_year: a year the question asks for that neither the best passage nor the passage of
+#   the best sentence names. The documents then report other years, and their figures must not
+#   answer for the asked one ("Hur mycket får Dalarna 2026?"). On the calibration questions it
+#   holds for 13 of 107 unanswerable and none of 204 answerable ones.
+# - unknown_name: a name in a Swedish question that no document the asker may read mentions
+#   ("Hur mycket fick Region Uppsala?", "Vem vann Allsvenskan 2023?"). It holds for 12 of 107
+#   unanswerable calibration questions and none of the answerable ones.
+RULES = ("missing_year", "unknown_name")
 
 
 def ruled_out(features: Mapping[str, float]) -> bool:
@@ -100,7 +103,7 @@ def fit_refusal_model(
     The false-refusal budget applies to the calibration questions themselves. It is the
     evaluation gate's limit (5 %, evals/thresholds.toml), below the product's 10 %: questions
     the model has not seen are refused more often. The rules of `RULES` are not fitted. 10-fold
-    cross-validation on the 311 calibration questions, rules included: 0.40 of unanswerable
+    cross-validation on the 311 calibration questions, rules included: 0.44 of unanswerable
     refused, 0.06 of answerable.
     """
     features = list(FEATURES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.embedders import Embedder
 from core.store import ChunkStore
@@ -14,6 +14,9 @@ from retrieval.extractive import is_english
 from retrieval.fusion import fuse_rankings
 from retrieval.glossary import GlossaryEntry, expand_query
 from retrieval.lexical import LexicalIndex
+
+# A chunk about the year a question asks for goes first from among this many of the best.
+PROMOTE_WITHIN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,8 @@ class SearchResult:
     expanded_query: str
     query_vector: list[float] | None = None
     parts: tuple[PartResult, ...] = ()
+    # The question's names that no allowed document mentions (`Pipeline.unknown_names`).
+    unknown_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +68,50 @@ def with_parts(
         whole.query_vector,
         tuple(parts),
     )
+
+
+def rerank_by_sentences(
+    result: SearchResult, best_sentence: Mapping[str, float], k: int = 3, question: str = ""
+) -> SearchResult:
+    """The search's ranking fused with a ranking of the same passages by their best sentence.
+
+    A passage is often found for the words it shares with the question, while the passage
+    that answers it holds one sentence that matches well ("Kommun: Falun | Antal platser: 9").
+    The answerer scores every sentence anyway; ranking passages by their best sentence as
+    well brings the answering passage into the context budget. Reciprocal rank fusion with a
+    small ``k`` lets the top of either ranking count most.
+
+    The years ``question`` asks for keep the order the search gave them (`prefer_asked_years`):
+    the chunks about an asked year that the search put first stay first, and chunks about
+    another year stay behind the rest. A chunk is not promoted for its year again: one that the
+    sentences bring up from further down is often about the same year in another region.
+    Scores stay the search's.
+
+    Args:
+        result: The search (or compound) result.
+        best_sentence: Chunk id -> score of the passage's best sentence (see
+            `ExtractiveAnswerer.passage_scores`); a passage missing from it ranks last there.
+        k: The RRF constant of the two rankings.
+        question: The standalone question, for its years.
+
+    Returns:
+        The result with its passages re-ranked 1..n.
+    """
+    by_id = {p.chunk.chunk_id: p for p in result.passages}
+    by_sentence = sorted(best_sentence, key=lambda cid: best_sentence[cid], reverse=True)
+    fused = [c for c, _ in fuse_rankings([list(by_id), [c for c in by_sentence if c in by_id]], k)]
+    asked = set(YEAR_IN_TEXT.findall(question))
+    promoted = [
+        p.chunk.chunk_id
+        for p in result.passages[:PROMOTE_WITHIN]
+        if asked and period_of(p.chunk.heading_path) in asked
+    ]
+    first = promoted + [c for c in fused if c not in promoted]
+    ordered = prefer_asked_years(
+        [(by_id[c].chunk, by_id[c].score) for c in first], question, promote_within=0
+    )
+    passages = [Passage(chunk, score, rank) for rank, (chunk, score) in enumerate(ordered, 1)]
+    return replace(result, passages=passages)
 
 
 class HybridRetriever:
@@ -168,7 +217,7 @@ class HybridRetriever:
 
 
 def prefer_asked_years(
-    ranked: Sequence[tuple[Chunk, float]], question: str, promote_within: int = 5
+    ranked: Sequence[tuple[Chunk, float]], question: str, promote_within: int | None = None
 ) -> list[tuple[Chunk, float]]:
     """Order chunks by the year a question asks for.
 
@@ -183,6 +232,8 @@ def prefer_asked_years(
     asked = set(YEAR_IN_TEXT.findall(question))
     if not asked:
         return list(ranked)
+    if promote_within is None:
+        promote_within = PROMOTE_WITHIN
 
     def year(item: tuple[Chunk, float]) -> str:
         return period_of(item[0].heading_path)

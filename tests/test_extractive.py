@@ -21,14 +21,17 @@ from retrieval.extractive import (
     Unit,
     answer_types,
     candidate_texts,
+    chunk_words,
     embedding_texts,
     has_content,
     is_english,
+    mentions,
+    question_names,
     specific_terms,
     under_headings,
 )
 from retrieval.lexical import LexicalIndex
-from retrieval.refusal import FEATURES, RULES
+from retrieval.refusal import FEATURES, RULES, ruled_out
 
 
 def make_chunk(chunk_id: str, text: str, heading: str = "Rubrik", doc_id: str = "doc") -> Chunk:
@@ -534,3 +537,67 @@ def test_a_sentence_is_compared_with_the_question_alone_and_under_its_headings(
 )
 def test_has_content(question: str, expected: bool) -> None:
     assert has_content(question) is expected
+
+
+# -- passages ranked by their best sentence --------------------------------------------------
+
+
+def test_passage_scores_are_each_passages_best_sentence(answerer: ExtractiveAnswerer) -> None:
+    question = "Hur mycket statsbidrag får Region Skåne?"
+    context = passages(VILLKOR, ANDAMAL, SKANE)
+    best = answerer.passage_scores(question, context, NEUTRAL_QUERY)
+    assert set(best) == {"villkor", "andamal", "skane"}
+    # Skåne's amount line is the best sentence of all, though its passage ranks last.
+    assert max(best, key=lambda cid: best[cid]) == "skane"
+    chosen = answerer.select(question, context, query_vector=NEUTRAL_QUERY).sentences[0]
+    assert chosen.sentence.passage.chunk is SKANE
+    assert best["skane"] == pytest.approx(chosen.score)
+
+
+def test_passage_scores_leave_out_a_passage_without_sentences(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    empty = make_chunk("tom", "   \n  ")
+    best = answerer.passage_scores("Vad får statsbidraget användas till?", passages(empty, ANDAMAL))
+    assert list(best) == ["andamal"]
+
+
+# -- names the documents never mention ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("Hur mycket fick Region Uppsala 2022?", ["region", "uppsala"]),
+        ("Vem vann SM-guld i bandy?", ["sm-guld"]),
+        ("Vad betyder SIP?", ["sip"]),
+        ("Hur mycket får regionen?", []),  # the first word is capitalised as any question's
+        ("How much did Region Uppsala get?", []),  # English: left to the refusal score
+    ],
+)
+def test_question_names(question: str, names: list[str]) -> None:
+    assert question_names(question) == names
+
+
+def test_a_name_is_mentioned_in_its_usual_forms() -> None:
+    words = chunk_words(SKANE)  # title "Statsbidrag till regionerna", date 2024-03-01
+    assert mentions("skåne", words)
+    assert mentions("skånes", words)  # genitive
+    assert mentions("statsbidrag", words)  # in the title
+    assert mentions("skåne-pengarna", words)  # one part of a hyphenated name
+    assert not mentions("uppsala", words)
+    assert not mentions("sm-guld", words)  # "sm" is too short to count on its own
+
+
+def test_an_unknown_name_refuses_by_rule(answerer: ExtractiveAnswerer) -> None:
+    question = "Hur mycket statsbidrag får Region Uppsala?"
+    context = passages(SKANE)
+    assert (
+        answerer.select(question, context, query_vector=NEUTRAL_QUERY).features["unknown_name"]
+        == 0.0
+    )
+    features = answerer.select(
+        question, context, query_vector=NEUTRAL_QUERY, unknown_names=("uppsala",)
+    ).features
+    assert features["unknown_name"] == 1.0
+    assert ruled_out(features)

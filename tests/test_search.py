@@ -17,7 +17,13 @@ from retrieval.english import load_terms
 from retrieval.glossary import GlossaryEntry
 from retrieval.index_sync import load_glossary_for, load_lexical_index
 from retrieval.lexical import LexicalIndex
-from retrieval.search import HybridRetriever, fit_context, prefer_asked_years
+from retrieval.search import (
+    HybridRetriever,
+    SearchResult,
+    fit_context,
+    prefer_asked_years,
+    rerank_by_sentences,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -359,3 +365,49 @@ def test_a_chunk_about_the_asked_year_goes_first_only_from_near_the_top() -> Non
     order = [c.chunk_id for c, _ in prefer_asked_years(ranked, "Hur mycket 2025?")]
     # "near" is fifth and moves to the front; "far" is eighth and keeps its place.
     assert order == ["near", "u0", "u1", "u2", "u3", "u4", "u5", "far"]
+
+
+def test_a_passage_with_a_much_better_sentence_moves_up() -> None:
+    chunks = [text_chunk(cid, cid) for cid in ("a", "b", "c", "d", "e")]
+    found = SearchResult(
+        [Passage(c, 1.0 - i / 10, i + 1) for i, c in enumerate(chunks)], {}, {}, {}, "fråga"
+    )
+    # "e" holds the best sentence of all; "a" the worst.
+    best = {"a": 0.1, "b": 0.5, "c": 0.4, "d": 0.3, "e": 0.9}
+    reranked = rerank_by_sentences(found, best, k=3)
+    # RRF with k=3: b = 1/5 + 1/5 leads; e (last found, best sentence) = 1/8 + 1/4 ties with
+    # a = 1/4 + 1/8 and follows it, ahead of c and d.
+    assert [p.chunk.chunk_id for p in reranked.passages] == ["b", "a", "e", "c", "d"]
+    assert [p.rank for p in reranked.passages] == [1, 2, 3, 4, 5]
+    # Scores stay the search's.
+    assert {p.chunk.chunk_id: p.score for p in reranked.passages}["e"] == pytest.approx(0.6)
+    # A passage without a scored sentence ranks last in the sentence ranking only.
+    partial = rerank_by_sentences(found, {"e": 1.0}, k=3)
+    assert [p.chunk.chunk_id for p in partial.passages] == ["e", "a", "b", "c", "d"]
+
+
+def test_sentence_reranking_keeps_the_asked_year_first() -> None:
+    tagged = text_chunk("y2025", "y", heading_path=("Fördelning", "2025"))
+    other = text_chunk("y2024", "y", heading_path=("Fördelning", "2024"))
+    plain = [text_chunk(f"p{i}", "p") for i in range(5)]
+    far = text_chunk("far2025", "y", heading_path=("Annan region", "2025"))
+    # As the search orders them for "2025": the asked year first, another year last.
+    found = SearchResult(
+        [Passage(c, 1.0, i + 1) for i, c in enumerate((tagged, *plain, far, other))],
+        {},
+        {},
+        {},
+        "f",
+    )
+    best = {"y2024": 9.0, "far2025": 8.0, "p0": 7.0, "p1": 6.0, "y2025": 0.0}
+    order = [
+        p.chunk.chunk_id
+        for p in rerank_by_sentences(found, best, k=3, question="Hur mycket 2025?").passages
+    ]
+    # The chunk the search promoted for its year stays first, whatever its sentences.
+    assert order[0] == "y2025"
+    # "far2025" rises for its sentences but is not promoted for its year over p0.
+    assert order.index("far2025") > order.index("p0")
+    assert order.index("far2025") < order.index("p2")
+    # The chunk about another year stays last, though its sentence is the best of all.
+    assert order[-1] == "y2024"
