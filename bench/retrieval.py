@@ -64,7 +64,7 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("use_english_terms", "engelsk-svensk termlista"),
     ("split_compound_questions", "delade sammansatta frågor"),
     ("sentence_heading_weight", "rubriker vid meningsval"),
-    ("rerank_by_sentences", "omrankning efter bästa mening"),
+    ("rerank_by_sentences", "meningsomrankning"),
 )
 
 
@@ -227,7 +227,8 @@ ABLATION_COLUMNS = (
 
 def ablation_table(results: Sequence[tuple[str, dict[str, Any]]]) -> str:
     """One line per configuration, with the change against the first (the one measured)."""
-    header = f"{'':28}" + "".join(f"{title:>8}" for _, title in ABLATION_COLUMNS)
+    width = max(len(label) for label, _ in results) + 2
+    header = f"{'':{width}}" + "".join(f"{title:>8}" for _, title in ABLATION_COLUMNS)
     lines = [header, "-" * len(header)]
     full = results[0][1]
     for label, metrics in results:
@@ -239,7 +240,7 @@ def ablation_table(results: Sequence[tuple[str, dict[str, Any]]]) -> str:
                 cells.append(f"{_fmt(name, value):>8}")
             else:
                 cells.append(f"{value - base:>+8.3f}")
-        lines.append(f"{label:28}" + "".join(cells))
+        lines.append(f"{label:{width}}" + "".join(cells))
     lines.append("Raderna efter den första visar skillnaden mot konfigurationen som mättes ovan.")
     return "\n".join(lines)
 
