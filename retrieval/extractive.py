@@ -335,6 +335,10 @@ class ExtractiveAnswerer:
         self.type_strength = 0.4
         # The sentence after the best one is kept when it scores within this share of it.
         self.continuation_margin = 1.0
+        # Further sentences are kept when they score within this share of the best: a wider
+        # margin for the best sentence's own passage, whose citation the answer has anyway.
+        self.margin = 0.25
+        self.same_passage_margin = 0.6
         # A sentence's similarity to the question mixes the sentence alone and the sentence under
         # its headings (`under_headings`), which gives a short line its context; this is the
         # share of the second.
@@ -463,8 +467,10 @@ class ExtractiveAnswerer:
         for cand in scored[1:]:
             if len(chosen) >= self._max_sentences:
                 break
-            # Within a quarter of the best score (of its size: scores may be negative).
-            if cand.score < best.score - 0.25 * abs(best.score) or cand.sentence.text in seen:
+            # Within a share of the best score (of its size: scores may be negative).
+            same = cand.sentence.passage is best.sentence.passage
+            margin = self.same_passage_margin if same else self.margin
+            if cand.score < best.score - margin * abs(best.score) or cand.sentence.text in seen:
                 continue
             if cand.sentence.kind == "heading":
                 continue

@@ -17,7 +17,9 @@ from conftest import text_chunk
 from core.types import Chunk, Passage
 from retrieval.extractive import (
     ExtractiveAnswerer,
+    ScoredSentence,
     Selection,
+    Sentence,
     Unit,
     answer_types,
     candidate_texts,
@@ -601,3 +603,24 @@ def test_an_unknown_name_refuses_by_rule(answerer: ExtractiveAnswerer) -> None:
     ).features
     assert features["unknown_name"] == 1.0
     assert ruled_out(features)
+
+
+# -- how many sentences an answer keeps --------------------------------------------------------
+
+
+def test_the_best_passage_keeps_more_of_its_sentences_than_another_passage(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    best_passage, other_passage = passages(SKANE, ANDAMAL)
+
+    def scored(passage: Passage, line: int, score: float) -> ScoredSentence:
+        sentence = Sentence(passage, f"Mening {line} {score}.", line, "text")
+        return ScoredSentence(sentence, score, 0.5)
+
+    best = scored(best_passage, 0, 2.0)
+    same = scored(best_passage, 5, 1.0)  # half the best's score: inside 0.6, outside 0.25
+    other = scored(other_passage, 7, 1.0)
+    near = scored(other_passage, 9, 1.6)  # within a quarter of the best
+    chosen = [s.sentence.text for s in answerer._choose([best, near, same, other], set())]
+    assert chosen[:3] == [best.sentence.text, near.sentence.text, same.sentence.text]
+    assert other.sentence.text not in chosen
