@@ -196,7 +196,7 @@ def specific_terms(question: str) -> list[str]:
 
 def question_names(question: str) -> list[str]:
     """The proper names of a Swedish question (`specific_terms` without its figures):
-    "Hur mycket fick Region Uppsala?" -> ["uppsala"]. An English question gives none: its
+    "Hur mycket fick Region Uppsala?" -> ["region", "uppsala"]. An English question gives none: its
     capitalised words are often English words ("Welfare Council") the documents write in
     Swedish."""
     if is_english(question):
@@ -369,7 +369,7 @@ class ExtractiveAnswerer:
             dense_scores: Cosine similarity of each chunk id to the question.
             query_vector: The question's embedding, to compare with sentence embeddings.
             unknown_names: The question's names that no document the asker may read mentions
-                (`HybridRetriever.unknown_names`).
+                (`Pipeline.unknown_names`).
 
         Returns:
             The selected sentences, best first, and the features for the refusal model.

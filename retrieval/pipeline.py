@@ -503,8 +503,9 @@ class Pipeline:
 
         t0 = time.perf_counter()
         answer: Answer | None = None
-        if llm_up and self._asks_an_unreported_year(question, standalone, passages, result):
-            # The passages report other years; the model would answer with their figures.
+        if llm_up and self._ruled_out(question, standalone, passages, result):
+            # The passages report other years, or other regions and names; the model would
+            # answer with their figures.
             answer = refusal_answer(question, passages, standalone)
             timings["first_token_ms"] = (time.perf_counter() - started) * 1000
             yield answer.text
@@ -540,11 +541,12 @@ class Pipeline:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         yield replace(answer, timings=timings)
 
-    def _asks_an_unreported_year(
+    def _ruled_out(
         self, question: str, standalone: str, passages: list[Passage], result: SearchResult
     ) -> bool:
-        """Whether the question asks for a year its best passages do not name: the refusal rule
-        the extractive mode applies (`retrieval.refusal.RULES`), for the generative mode."""
+        """Whether a refusal rule of the extractive mode holds (`retrieval.refusal.RULES`: a
+        year the best passages do not name, a name no document mentions), for the generative
+        mode."""
         return ruled_out(self._select(question, standalone, passages, result).features)
 
     def refusal_features(
