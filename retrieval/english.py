@@ -49,3 +49,11 @@ def swedish_terms(question: str, terms: Mapping[str, tuple[str, ...]]) -> list[s
         else:
             i += 1
     return found
+
+
+def with_swedish_terms(question: str, terms: Mapping[str, tuple[str, ...]]) -> str:
+    """An English question followed by the Swedish words for its terms in brackets (see
+    `swedish_terms`), as the lexical search and the answerer read it; the question as it is
+    when the list knows none of its terms."""
+    swedish = swedish_terms(question, terms)
+    return f"{question} ({' '.join(swedish)})" if swedish else question

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.types import YEAR, Chunk, Passage
-from retrieval.english import swedish_terms
+from retrieval.english import with_swedish_terms
 from retrieval.swedish import STOPWORDS, tokenize
 
 Analyser = Callable[[str], list[str]]
@@ -404,11 +404,9 @@ class ExtractiveAnswerer:
         question also holds the Swedish words for its terms ("staff canteen" ->
         "personalrestaurang"), as its lexical search does."""
         if self._english_terms and is_english(question):
-            swedish = swedish_terms(question, self._english_terms)
-            question = f"{question} {' '.join(swedish)}" if swedish else question
+            question = with_swedish_terms(question, self._english_terms)
             if focus:
-                swedish = swedish_terms(focus, self._english_terms)
-                focus = f"{focus} {' '.join(swedish)}" if swedish else focus
+                focus = with_swedish_terms(focus, self._english_terms)
         query: dict[str, float] = {}
         for term in set(self._analyse(question)):
             query[term] = self._weight(term)
@@ -590,9 +588,7 @@ def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:
     """Share of a question's figures and names found in none of the chunks (title, headings)."""
     if not terms:
         return 0.0
-    text = _fold(
-        " ".join(f"{c.title} {c.date} {' '.join(c.heading_path)} {c.text}" for c in chunks)
-    )
+    text = " ".join(chunk_words(c) for c in chunks)
     flat = re.sub(r"\s", "", text)
     missing = [t for t in terms if not _present(_fold(t), text, flat)]
     return len(missing) / len(terms)

@@ -1,5 +1,5 @@
-"""The refusal model: a rule on the asked year, then a logistic score over evidence features
-fitted on a calibration set."""
+"""The refusal model: rules (a year the passages do not name, a name no document mentions),
+then a logistic score over evidence features fitted on a calibration set."""
 
 from __future__ import annotations
 

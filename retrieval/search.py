@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from core.embedders import Embedder
 from core.store import ChunkStore
 from core.types import YEAR_IN_TEXT, Chunk, Filters, Passage, period_of
-from retrieval.english import swedish_terms
+from retrieval.english import with_swedish_terms
 from retrieval.extractive import is_english
 from retrieval.fusion import fuse_rankings
 from retrieval.glossary import GlossaryEntry, expand_query
@@ -212,12 +212,11 @@ class HybridRetriever:
         terms (`retrieval.english`); the documents use only those."""
         if not self._english_terms or not is_english(expanded):
             return expanded
-        swedish = swedish_terms(expanded, self._english_terms)
-        return f"{expanded} ({' '.join(swedish)})" if swedish else expanded
+        return with_swedish_terms(expanded, self._english_terms)
 
 
 def prefer_asked_years(
-    ranked: Sequence[tuple[Chunk, float]], question: str, promote_within: int | None = None
+    ranked: Sequence[tuple[Chunk, float]], question: str, promote_within: int = PROMOTE_WITHIN
 ) -> list[tuple[Chunk, float]]:
     """Order chunks by the year a question asks for.
 
@@ -232,8 +231,6 @@ def prefer_asked_years(
     asked = set(YEAR_IN_TEXT.findall(question))
     if not asked:
         return list(ranked)
-    if promote_within is None:
-        promote_within = PROMOTE_WITHIN
 
     def year(item: tuple[Chunk, float]) -> str:
         return period_of(item[0].heading_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.english import TERMS_PATH, load_terms, swedish_terms
+from retrieval.english import TERMS_PATH, load_terms, swedish_terms, with_swedish_terms
 
 
 @pytest.fixture
@@ -49,6 +49,13 @@ def test_the_longest_phrase_wins_and_each_word_comes_once(
         "vård",
     ]
     assert swedish_terms("What is the weather like?", terms) == []
+
+
+def test_a_question_is_read_with_its_swedish_words_in_brackets(
+    terms: dict[str, tuple[str, ...]],
+) -> None:
+    assert with_swedish_terms("Which county?", terms) == "Which county? (län länet)"
+    assert with_swedish_terms("What is the weather like?", terms) == "What is the weather like?"
 
 
 def test_a_missing_list_is_empty(tmp_path: Path) -> None:
