@@ -62,12 +62,30 @@ def _filters_from_args(args: argparse.Namespace) -> Any:
     )
 
 
+def _check_filter_values(filters: Any, documents: Sequence[Any]) -> None:
+    """A --doc or --type that no indexed document has is a typo, not a question to refuse."""
+    from core.errors import InputError
+
+    for flag, asked, known in (
+        ("--doc", filters.doc_ids, {d.doc_id for d in documents}),
+        ("--type", filters.doc_types, {d.doc_type for d in documents}),
+    ):
+        unknown = [value for value in asked if value not in known]
+        if unknown:
+            raise InputError(
+                f"Okänt värde för {flag}: {', '.join(unknown)}. "
+                f"Giltiga värden: {', '.join(sorted(known))}."
+            )
+
+
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.citations import answer_to_json
     from retrieval.pipeline import Pipeline
 
     pipeline = Pipeline.from_settings(settings)
-    answer = pipeline.ask(args.question, filters=_filters_from_args(args), mode=args.mode)
+    filters = _filters_from_args(args)
+    _check_filter_values(filters, pipeline.documents())
+    answer = pipeline.ask(args.question, filters=filters, mode=args.mode)
     if args.json:
         print_json(answer_to_json(answer))
         return 0

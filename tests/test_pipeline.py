@@ -460,3 +460,21 @@ def test_ask_with_an_empty_question_prints_one_swedish_error_line(
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == ["fel: Skriv en fråga först."]
+
+
+def test_ask_with_an_unknown_document_or_type_prints_one_swedish_error_line(
+    cli_data: Path, tmp_path: Path
+) -> None:
+    result = underlag_ask(["--doc", "okänt-dokument", "Vad är SIP?"], cli_data, tmp_path)
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("fel: Okänt värde för --doc: okänt-dokument. Giltiga värden: ")
+    assert VGR in line
+    typo = underlag_ask(["--type", "rapprt", "Vad är SIP?"], cli_data, tmp_path)
+    assert typo.returncode == 1
+    assert typo.stderr.startswith("fel: Okänt värde för --type: rapprt. Giltiga värden: ")
+    # A known document is searched as before.
+    known = underlag_ask(["--json", "--doc", VGR, VGR_QUESTION], cli_data, tmp_path)
+    assert known.returncode == 0, known.stderr
