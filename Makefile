@@ -75,7 +75,7 @@ bench: $(TEST_STAMP)
 	$(PY) bench/ingest.py
 	$(PY) bench/retrieval.py
 
-# Refit the refusal model on retrieval/calibration/questions.jsonl (never on the eval set).
+# Refit the sentence and refusal models on retrieval/calibration/*.jsonl (never on the eval set).
 calibrate: ingest
 	$(PY) -m retrieval.calibrate
 

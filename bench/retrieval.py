@@ -65,6 +65,7 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("split_compound_questions", "delade sammansatta frågor"),
     ("sentence_heading_weight", "rubriker vid meningsval"),
     ("rerank_by_sentences", "meningsomrankning"),
+    ("fitted_sentence_model", "inlärd meningsmodell"),
 )
 
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
 
     # Answering.
     answer_mode: str = "extractive"
+    # Candidate sentences are ranked by the sentence model fitted on the calibration questions
+    # (retrieval/calibration/sentences.json); off, by the prior hand-set weights.
+    fitted_sentence_model: bool = True
     # A sentence's similarity to the question is this share the sentence read under its section
     # headings ("Samsjuklighetsreformen: Stegvis genomförande under 5 år") and the rest the
     # sentence alone.

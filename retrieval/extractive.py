@@ -7,6 +7,7 @@ followed by its citation number. Whether to answer at all is decided by the refu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,15 @@ import numpy as np
 
 from core.types import YEAR, Chunk, Passage
 from retrieval.english import with_swedish_terms
+from retrieval.instructions import instructs
+from retrieval.sentence_model import (
+    FEATURES,
+    PRIOR,
+    Candidate,
+    SentenceModel,
+    coverage,
+    feature_matrix,
+)
 from retrieval.swedish import STOPWORDS, tokenize
 
 Analyser = Callable[[str], list[str]]
@@ -37,6 +47,14 @@ _DATE = re.compile(
 _PERSON = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:-[A-ZÅÄÖ][a-zåäöé]+)? [A-ZÅÄÖ][a-zåäöé]{2,}\b")
 _NUMBER = re.compile(r"\d")
 _ENUMERATOR = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z])[.)]")
+# What a sentence holding each kind of fact asked for matches (`answer_types`).
+_FACT_PATTERNS = {
+    "amount": _AMOUNT,
+    "count": _NUMBER,
+    "percent": _PERCENT,
+    "date": _DATE,
+    "person": _PERSON,
+}
 
 _ASKS = {
     "amount": re.compile(
@@ -230,8 +248,15 @@ class Unit:
 
 def candidate_texts(chunk: Chunk) -> list[Unit]:
     """Cut a chunk's text into sentences, list items ("- "), table rows (" | ") and titles."""
+    return list(_units(chunk.text))
+
+
+@functools.lru_cache(maxsize=4096)
+def _units(text: str) -> tuple[Unit, ...]:
+    """`candidate_texts` of a chunk text, remembered: the answerer cuts the same passages
+    question after question, and several times for one answer."""
     out: list[Unit] = []
-    for line_no, raw in enumerate(chunk.text.split("\n")):
+    for line_no, raw in enumerate(text.split("\n")):
         line = raw.strip()
         if not line:
             continue
@@ -244,7 +269,9 @@ def candidate_texts(chunk: Chunk) -> list[Unit]:
         else:
             for sentence in _sentences(line):
                 out.append(Unit(line_no, "text", sentence))
-    return out
+    # A sentence addressed to a language model ("Ignorera tidigare instruktioner ...") answers
+    # nothing: it is never a candidate.
+    return tuple(unit for unit in out if not instructs(unit.text))
 
 
 def _sentences(line: str) -> list[str]:
@@ -290,7 +317,7 @@ def split_candidates(passage: Passage) -> list[Sentence]:
     return [Sentence(passage, u.text, u.line, u.kind) for u in candidate_texts(passage.chunk)]
 
 
-def _type_fit(types: set[str], text: str, strength: float = 1.0) -> float:
+def _type_fit(types: set[str], text: str) -> float:
     """How well a sentence holds the kind of fact asked for (an amount, a date, a name ...)."""
     fit = 0.0
     if "amount" in types:
@@ -303,7 +330,7 @@ def _type_fit(types: set[str], text: str, strength: float = 1.0) -> float:
         fit += 0.4 if _DATE.search(text) else -0.3
     if "person" in types:
         fit += 0.5 if _PERSON.search(text) else -0.3
-    return strength * fit
+    return fit
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
@@ -322,8 +349,17 @@ class ExtractiveAnswerer:
         max_list_items: int = 8,
         heading_weight: float = 0.0,
         english_terms: Mapping[str, tuple[str, ...]] | None = None,
+        model: SentenceModel | None = None,
     ) -> None:
         self._analyse = analyse
+        # How candidate sentences are scored (`retrieval.sentence_model`): fitted on the
+        # calibration questions, or the prior weights before any fit.
+        self.model = model or SentenceModel.load()
+        # How passages are scored by their best sentence for re-ranking the search's top 20
+        # (`passage_scores`): the prior weights. The fitted model's features compare a sentence
+        # with the other candidates, and it is fitted on a context's candidates, not on those
+        # of 20 passages; on the calibration questions the two give the same context recall.
+        self.passage_model = PRIOR
         # English -> Swedish words (retrieval/en_sv_terms.tsv): an English question's words are
         # looked for in the Swedish sentences by their Swedish forms.
         self._english_terms = english_terms or {}
@@ -331,24 +367,18 @@ class ExtractiveAnswerer:
         self._embed_sentences = embed_sentences
         self._max_sentences = max_sentences
         self._max_list_items = max_list_items
-        self.semantic_weight = 10.0
-        self.type_strength = 0.4
-        # The sentence after the best one is kept when it scores within this share of it.
-        self.continuation_margin = 1.0
-        # Further sentences are kept when they score within this share of the best: a wider
-        # margin for the best sentence's own passage, whose citation the answer has anyway.
-        self.margin = 0.25
-        self.same_passage_margin = 0.6
+        # How far under the best sentence's score a further sentence may be and still be kept
+        # (on the model's scale: log-odds between sentences for the fitted model). The sentence
+        # after the best one in its passage:
+        self.continuation_margin = self.model.continuation_margin
+        # Any other sentence: a wider margin for the best sentence's own passage, whose
+        # citation the answer has anyway.
+        self.margin = self.model.margin
+        self.same_passage_margin = self.model.same_passage_margin
         # A sentence's similarity to the question mixes the sentence alone and the sentence under
         # its headings (`under_headings`), which gives a short line its context; this is the
         # share of the second.
         self.heading_weight = heading_weight
-
-    def _coverage(self, query: dict[str, float], terms: set[str]) -> float:
-        total = sum(query.values())
-        if not total:
-            return 0.0
-        return sum(w for t, w in query.items() if t in terms) / total
 
     def select(
         self,
@@ -390,12 +420,15 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         query_vector: Sequence[float] | None = None,
     ) -> dict[str, float]:
-        """Each passage's best sentence score for ``question`` (chunk id -> score), the measure
-        `select` ranks sentences by; a passage without candidate sentences is left out."""
-        scored = self._score(self._query(question), answer_types(question), passages, query_vector)
+        """Each passage's best sentence score for ``question`` (chunk id -> score) by
+        ``passage_model``; a passage without candidate sentences is left out."""
+        types = answer_types(question)
+        candidates, features = self._described(self._query(question), types, passages, query_vector)
+        scores = self.passage_model.scores(features)
+        scored = sorted(zip(candidates, scores, strict=True), key=lambda c: -c[1])
         best: dict[str, float] = {}
-        for s in scored:  # best first
-            best.setdefault(s.sentence.passage.chunk.chunk_id, s.score)
+        for sentence, score in scored:  # best first
+            best.setdefault(sentence.passage.chunk.chunk_id, float(score))
         return best
 
     def _query(self, question: str, focus: str | None = None) -> dict[str, float]:
@@ -415,6 +448,46 @@ class ExtractiveAnswerer:
                 query[term] = query.get(term, self._weight(term)) * 1.6
         return query
 
+    def candidate_features(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        focus: str | None = None,
+        query_vector: Sequence[float] | None = None,
+    ) -> tuple[list[Sentence], np.ndarray]:
+        """The candidate sentences of the passages and their `retrieval.sentence_model`
+        features, as `select` scores them (for fitting the sentence model)."""
+        query = self._query(question, focus)
+        return self._described(query, answer_types(focus or question), passages, query_vector)
+
+    def _described(
+        self,
+        query: dict[str, float],
+        types: set[str],
+        passages: Sequence[Passage],
+        query_vector: Sequence[float] | None,
+    ) -> tuple[list[Sentence], np.ndarray]:
+        candidates = [s for p in passages for s in split_candidates(p)]
+        semantic = np.zeros(len(candidates), dtype=np.float32)
+        if candidates and self._embed_sentences is not None and query_vector is not None:
+            semantic = self._similarities(candidates, np.asarray(query_vector, dtype=np.float32))
+        rank = {id(p): i for i, p in enumerate(passages)}
+        described = [
+            Candidate(
+                text=sent.text,
+                kind=sent.kind,
+                line=sent.line,
+                chunk_id=sent.passage.chunk.chunk_id,
+                terms=frozenset(self._analyse(sent.text)),
+                heading_terms=frozenset(self._analyse(" ".join(sent.passage.chunk.heading_path))),
+                passage_score=sent.passage.score,
+                passage_rank=rank[id(sent.passage)],
+                similarity=float(semantic[i]),
+            )
+            for i, sent in enumerate(candidates)
+        ]
+        return candidates, feature_matrix(query, types, described, _FACT_PATTERNS)
+
     def _score(
         self,
         query: dict[str, float],
@@ -422,28 +495,15 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         query_vector: Sequence[float] | None,
     ) -> list[ScoredSentence]:
-        """Every candidate sentence of the passages, scored, best first."""
-        candidates = [s for p in passages for s in split_candidates(p)]
-        if not candidates:
-            return []
-        top_score = max(p.score for p in passages) or 1.0
-        semantic = np.zeros(len(candidates), dtype=np.float32)
-        if self._embed_sentences is not None and query_vector is not None:
-            semantic = self._similarities(candidates, np.asarray(query_vector, dtype=np.float32))
-        scored: list[ScoredSentence] = []
-        for i, sent in enumerate(candidates):
-            terms = set(self._analyse(sent.text))
-            heading_terms = set(self._analyse(" ".join(sent.passage.chunk.heading_path)))
-            coverage = self._coverage(query, terms)
-            context = self._coverage(query, terms | heading_terms)
-            score = coverage + 0.35 * context + 0.2 * (sent.passage.score / top_score)
-            score += _type_fit(types, sent.text, self.type_strength)
-            score += self.semantic_weight * (float(semantic[i]) - 0.8)
-            if sent.kind == "heading":
-                score -= 0.4
-            if len(sent.text.split()) < 4 and sent.kind == "text":
-                score -= 0.1
-            scored.append(ScoredSentence(sent, score, coverage, float(semantic[i])))
+        """Every candidate sentence of the passages, scored by the sentence model, best first."""
+        candidates, features = self._described(query, types, passages, query_vector)
+        scores = self.model.scores(features)
+        coverages = features[:, FEATURES.index("coverage")]
+        similarities = features[:, FEATURES.index("similarity")]
+        scored = [
+            ScoredSentence(sent, float(scores[i]), float(coverages[i]), float(similarities[i]))
+            for i, sent in enumerate(candidates)
+        ]
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
@@ -465,10 +525,9 @@ class ExtractiveAnswerer:
         for cand in scored[1:]:
             if len(chosen) >= self._max_sentences:
                 break
-            # Within a share of the best score (of its size: scores may be negative).
             same = cand.sentence.passage is best.sentence.passage
             margin = self.same_passage_margin if same else self.margin
-            if cand.score < best.score - margin * abs(best.score) or cand.sentence.text in seen:
+            if cand.score < best.score - margin or cand.sentence.text in seen:
                 continue
             if cand.sentence.kind == "heading":
                 continue
@@ -501,7 +560,7 @@ class ExtractiveAnswerer:
         if at is None or at + 1 >= len(siblings) or siblings[at + 1].kind == "heading":
             return None
         after = siblings[at + 1]
-        floor = best.score - self.continuation_margin * abs(best.score)
+        floor = best.score - self.continuation_margin
         for cand in scored:
             s = cand.sentence
             if s.passage is best.sentence.passage and s.line == after.line and s.text == after.text:
@@ -512,12 +571,15 @@ class ExtractiveAnswerer:
         self, chosen: list[ScoredSentence], types: set[str]
     ) -> list[ScoredSentence]:
         """A list answer: the items that follow a chosen lead-in ("Följande aspekter ska ...:"),
-        or the best sentence when a list is asked for, in the same passage."""
+        or the best sentence when a list is asked for, in the same passage. When a list is asked
+        for and the best sentence is an item of one, the answer is that list from its lead-in."""
         out: list[ScoredSentence] = []
         seen: set[str] = set()
         expanded = False
         extra = 0  # sentences kept after a list: one, from another passage
         for i, cand in enumerate(chosen):
+            if i == 0 and "list" in types:
+                cand = self._from_lead_in(cand)
             lead = cand.sentence
             if lead.text in seen:
                 continue
@@ -538,13 +600,29 @@ class ExtractiveAnswerer:
                     break
                 expected += 1
                 if sib.text not in seen:
-                    items.append(
-                        ScoredSentence(sib, cand.score * 0.9, cand.coverage, cand.similarity)
-                    )
+                    items.append(ScoredSentence(sib, cand.score, cand.coverage, cand.similarity))
                     seen.add(sib.text)
             out.extend(items)
             expanded = expanded or bool(items)
         return out
+
+    def _from_lead_in(self, best: ScoredSentence) -> ScoredSentence:
+        """The lead-in ("... följande villkor:") of the list a best item or row belongs to, in
+        its place, when the item is among the first ``max_list_items`` of the list; otherwise
+        the item itself."""
+        if best.sentence.kind not in {"item", "row"}:
+            return best
+        siblings = split_candidates(best.sentence.passage)
+        by_line = {s.line: s for s in siblings}
+        line = best.sentence.line
+        position = 0
+        while (before := by_line.get(line - 1)) is not None and before.kind in {"item", "row"}:
+            line -= 1
+            position += 1
+        lead = by_line.get(line - 1)
+        if lead is None or not lead.text.endswith(":") or position >= self._max_list_items:
+            return best
+        return ScoredSentence(lead, best.score, best.coverage, best.similarity)
 
     def _features(
         self,
@@ -573,7 +651,7 @@ class ExtractiveAnswerer:
             "best_coverage": max((s.coverage for s in scored), default=0.0),
             "best_score": scored[0].score if scored else 0.0,
             "best_similarity": max((s.similarity for s in scored), default=0.0),
-            "context_coverage": self._coverage(query, context_terms),
+            "context_coverage": coverage(query, context_terms),
             "missing_specific": _missing_share(specific, [p.chunk for p in top]),
             "missing_specific_best": _missing_share(specific, [best_chunk] if best_chunk else []),
             # A year asked for that neither the best passage nor the passage of the best sentence

@@ -28,6 +28,7 @@ from core.llms import provider_errors
 from core.types import Answer, Citation, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, citation_for
 from retrieval.followup import needs_context
+from retrieval.instructions import strip_instructions
 from retrieval.verify import (
     Verification,
     passage_facts,
@@ -108,23 +109,6 @@ def question_language(question: str) -> str:
     swedish = sum(w in _SV_WORDS for w in words) + 2 * bool(re.search(r"[åäö]", question.lower()))
     english = sum(w in _EN_WORDS for w in words)
     return "en" if english > swedish else "sv"
-
-
-# Instructions addressed to the reader of a text: to a model, not to the document's readers.
-_INSTRUCTION = (
-    r"\b(?:ignorera|strunta i|bortse från|glöm|ignore|disregard|forget)\b[^.!?\n]{0,40}"
-    r"\b(?:instruktion|regler|anvisning|uppmaning|prompt|instruction|rules|above|ovan)"
-    r"|\b(?:svara|skriv|säg|answer|reply|respond|write|say|output)\s+"
-    r"(?:bara|endast|enbart|ingenting|inget|only|just|nothing)\b"
-    r"|\b(?:du är nu|från och med nu|you are now|from now on)\b"
-)
-_INSTRUCTION_SENTENCE = re.compile(rf"[^.!?\n]*(?:{_INSTRUCTION})[^.!?\n]*[.!?]?", re.IGNORECASE)
-REMOVED_INSTRUCTION = "[…]"
-
-
-def strip_instructions(text: str) -> str:
-    """A passage with every sentence that instructs its reader replaced by "[…]"."""
-    return _INSTRUCTION_SENTENCE.sub(REMOVED_INSTRUCTION, text)
 
 
 def _as_data(text: str) -> str:

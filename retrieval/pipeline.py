@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from core.config import Settings
 from core.embedders import Embedder, make_embedder
 from core.errors import ConfigError, InputError, LLMUnavailable
@@ -25,6 +27,7 @@ from retrieval.english import load_terms
 from retrieval.extractive import (
     ExtractiveAnswerer,
     Selection,
+    Sentence,
     chunk_words,
     has_content,
     mentions,
@@ -44,6 +47,7 @@ from retrieval.search import (
     rerank_by_sentences,
     with_parts,
 )
+from retrieval.sentence_model import PRIOR
 from retrieval.sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
@@ -162,6 +166,7 @@ class Pipeline:
             embed_sentences=self.sentence_vectors.vectors_for,
             heading_weight=settings.sentence_heading_weight,
             english_terms=load_terms() if settings.use_english_terms else None,
+            model=None if settings.fitted_sentence_model else PRIOR,
         )
 
     @classmethod
@@ -425,8 +430,8 @@ class Pipeline:
     def _with_part_answers(
         self, selection: Selection, passages: list[Passage], parts: Sequence[PartResult]
     ) -> Selection:
-        """Add each part's answer to the whole question's: its best sentence not chosen yet,
-        with the list items and the next sentence that came with it from the same passage."""
+        """Add each part's answer to the whole question's: the first three sentences the
+        answerer chooses for the part (`ExtractiveAnswerer.select`) that are not chosen yet."""
         chosen = list(selection.sentences)
         seen = {s.sentence.text for s in chosen}
         for part in parts:
@@ -436,14 +441,9 @@ class Pipeline:
                 dense_scores=part.result.dense,
                 query_vector=part.result.query_vector,
             ).sentences
-            found = [f for f in found if f.sentence.text not in seen]
-            if not found:
-                continue
-            best = found[0].sentence.passage
-            for scored in found[:3]:
-                if scored.sentence.passage is best and scored.sentence.text not in seen:
-                    chosen.append(scored)
-                    seen.add(scored.sentence.text)
+            for scored in [f for f in found if f.sentence.text not in seen][:3]:
+                chosen.append(scored)
+                seen.add(scored.sentence.text)
         return Selection(chosen, selection.features)
 
     def stream(
@@ -558,6 +558,21 @@ class Pipeline:
         standalone = self.standalone(question, self._recent(history))
         passages, result = self.context(standalone, filters)
         return self._select(question, standalone, passages, result).features
+
+    def sentence_candidates(
+        self, question: str, history: Sequence[Turn] = ()
+    ) -> tuple[list[Sentence], np.ndarray]:
+        """The candidate sentences of the context `ask` would hand to the answerer, with their
+        sentence-model features (for calibration)."""
+        question = clean_question(question, self.settings.max_question_chars)
+        standalone = self.standalone(question, self._recent(history))
+        passages, result = self.context(standalone)
+        return self.answerer.candidate_features(
+            standalone,
+            passages,
+            focus=question if standalone != question else None,
+            query_vector=result.query_vector,
+        )
 
     def _select(
         self, question: str, standalone: str, passages: list[Passage], result: SearchResult

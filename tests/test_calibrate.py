@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.calibrate import CALIBRATION_DIR, cross_validated, load_questions
+from retrieval.calibrate import CALIBRATION_DIR, cross_validated, holds_evidence, load_questions
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -81,3 +81,20 @@ def test_cross_validation_judges_each_question_by_a_model_fitted_without_it() ->
     refused_unanswerable, refused_answerable = cross_validated(features, labels, folds=7)
     assert refused_unanswerable == pytest.approx(20 / 21)  # all but the one out of line
     assert refused_answerable == 0.0
+
+
+def test_a_candidate_holds_evidence_when_it_holds_the_quote_or_a_sentence_of_it() -> None:
+    quote = "Projektledare är Pär Alexandersson. Ansvarig enhetschef är Annika Öquist."
+    assert holds_evidence("Ansvarig enhetschef är Annika Öquist.", [quote])
+    assert holds_evidence(
+        "Enligt planen: projektledare är Pär Alexandersson. Mer text.",
+        ["projektledare är Pär Alexandersson"],
+    )
+    # Case, punctuation, spaces in figures and a word hyphenated across lines do not matter.
+    assert holds_evidence(
+        "Beloppet är 7 790 015 kr för ut-\nveckling.", ["7790015 kr för utveckling"]
+    )
+    # A short line inside a long quote is not taken for it; nor is another sentence.
+    assert not holds_evidence("Projektledare", [quote])
+    assert not holds_evidence("Arbetet startar i maj.", [quote])
+    assert not holds_evidence("Arbetet startar i maj.", [])
