@@ -77,7 +77,7 @@ bench: $(TEST_STAMP)
 
 # Refit the sentence and refusal models on retrieval/calibration/*.jsonl (never on the eval set).
 calibrate: ingest
-	$(PY) -m retrieval.calibrate
+	$(PY) -m retrieval.calibrate --cross-validate
 
 clean:
 	rm -rf .underlag

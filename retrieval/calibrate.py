@@ -3,8 +3,9 @@ evaluation set).
 
 Run `python -m retrieval.calibrate` (or `make calibrate`) after changing retrieval or the
 answerer; it writes retrieval/calibration/sentences.json and refusal.json, which are committed.
-The sentence model is fitted first, on the candidates of the contexts the current model gives;
-the refusal model then on the answers of the new one.
+The sentence model is fitted first, on the candidate sentences of the contexts `ask` hands the
+answerer (which do not depend on it: passages are re-ranked with the prior weights); the refusal
+model then on the features of the answers the new sentence model gives.
 The questions are every *.jsonl file in retrieval/calibration/: each line holds "question",
 "answerable" and, for an answerable question, the "evidence" quote from the documents; a
 follow-up question also holds the "history" of the conversation before it.
