@@ -192,6 +192,7 @@ COMPARISON = (
     ("latency_p50_ms", "varm latens p50 (ms)"),
     ("latency_p95_ms", "varm latens p95 (ms)"),
     ("answer_contains", "svar med förväntade uppgifter"),
+    ("citation_precision", "citerade passager med belägg"),
     ("refusal_recall", "obesvarbara som vägras"),
     ("false_refusal_rate", "besvarbara som vägras felaktigt"),
 )
@@ -220,6 +221,7 @@ ABLATION_COLUMNS = (
     ("mrr", "MRR"),
     ("hit_at_5", "hit@5"),
     ("answer_contains", "svar"),
+    ("citation_precision", "käll"),
     ("refusal_recall", "vägr"),
     ("false_refusal_rate", "felv"),
     ("latency_p50_ms", "p50ms"),
