@@ -37,17 +37,17 @@ def citation_for(n: int, passage: Passage, quote: str) -> Citation:
 
 
 def _reading_order(chosen: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-    """Best document first; within a document, the order of the text (line, then place in line)."""
-    best_rank: dict[str, int] = {}
-    for s in chosen:
-        doc = s.sentence.passage.chunk.doc_id
-        best_rank[doc] = min(best_rank.get(doc, 10**6), s.sentence.passage.rank)
+    """The passage of the best sentence first, then the other passages in the order their first
+    sentence was chosen (``chosen`` is best first); within a passage, the order of the text
+    (line, then place in line). The answer opens with what answers the question, and each
+    passage reads as it is written."""
+    first: dict[str, int] = {}
+    for i, s in enumerate(chosen):
+        first.setdefault(s.sentence.passage.chunk.chunk_id, i)
     return sorted(
         chosen,
         key=lambda s: (
-            best_rank[s.sentence.passage.chunk.doc_id],
-            s.sentence.passage.chunk.doc_id,
-            s.sentence.passage.chunk.position,
+            first[s.sentence.passage.chunk.chunk_id],
             s.sentence.line,
             _offset_in_line(s),
         ),

@@ -81,23 +81,23 @@ def test_sentences_of_one_line_are_in_the_order_of_the_text() -> None:
     )
 
 
-def test_passages_are_numbered_in_the_order_of_their_documents_rank() -> None:
+def test_the_answer_opens_with_the_passage_of_the_best_sentence() -> None:
     first = make_passage(VILLKOR_TEXT, rank=1, doc_id="socialstyrelsen_bilaga")
     second = make_passage(VGR_TEXT, rank=2, doc_id="vgr_fordelning")
-    # The selection puts the second passage's sentence first; the answer reads by document rank.
+    # The best sentence is in the passage the search ranked second: the answer opens with it.
     chosen = selection(
         sentences_of(second)[VGR_TEXT],
         sentences_of(first)["Bidraget söks av regionerna."],
     )
     answer = build_extractive_answer("q", "q", chosen, [first, second])
-    assert answer.text == f"Bidraget söks av regionerna. [1] {VGR_TEXT} [2]"
+    assert answer.text == f"{VGR_TEXT} [1] Bidraget söks av regionerna. [2]"
     assert [(c.n, c.doc_id) for c in answer.citations] == [
-        (1, "socialstyrelsen_bilaga"),
-        (2, "vgr_fordelning"),
+        (1, "vgr_fordelning"),
+        (2, "socialstyrelsen_bilaga"),
     ]
 
 
-def test_sentences_of_one_document_follow_the_chunk_positions() -> None:
+def test_passages_follow_the_order_their_sentences_were_chosen_in() -> None:
     later = make_passage("Andra delen av beslutet gäller 2024.", rank=1, position=5)
     earlier = make_passage("Första delen av beslutet gäller 2023.", rank=2, position=2)
     chosen = selection(
@@ -105,13 +105,10 @@ def test_sentences_of_one_document_follow_the_chunk_positions() -> None:
         sentences_of(earlier)["Första delen av beslutet gäller 2023."],
     )
     answer = build_extractive_answer("q", "q", chosen, [later, earlier])
+    # The best sentence's passage first, though it comes later in the document.
     assert answer.text == (
-        "Första delen av beslutet gäller 2023. [1] Andra delen av beslutet gäller 2024. [2]"
+        "Andra delen av beslutet gäller 2024. [1] Första delen av beslutet gäller 2023. [2]"
     )
-    assert [c.chunk_id for c in answer.citations] == [
-        earlier.chunk.chunk_id,
-        later.chunk.chunk_id,
-    ]
 
 
 def test_list_items_are_bullets_and_a_sentence_after_them_starts_a_paragraph() -> None:
