@@ -317,20 +317,26 @@ def split_candidates(passage: Passage) -> list[Sentence]:
     return [Sentence(passage, u.text, u.line, u.kind) for u in candidate_texts(passage.chunk)]
 
 
+# How much holding, or not holding, the kind of fact asked for adds to `_type_fit`.
+_TYPE_FIT = {
+    "amount": (0.5, -0.4),
+    "count": (0.4, -0.3),
+    "percent": (0.5, -0.3),
+    "date": (0.4, -0.3),
+    "person": (0.5, -0.3),
+}
+
+
 def _type_fit(types: set[str], text: str) -> float:
     """How well a sentence holds the kind of fact asked for (an amount, a date, a name ...)."""
-    fit = 0.0
-    if "amount" in types:
-        fit += 0.5 if _AMOUNT.search(text) else -0.4
-    if "count" in types:
-        fit += 0.4 if _NUMBER.search(text) else -0.3
-    if "percent" in types:
-        fit += 0.5 if _PERCENT.search(text) else -0.3
-    if "date" in types:
-        fit += 0.4 if _DATE.search(text) else -0.3
-    if "person" in types:
-        fit += 0.5 if _PERSON.search(text) else -0.3
-    return fit
+    return sum(
+        (
+            held if _FACT_PATTERNS[kind].search(text) else missing
+            for kind, (held, missing) in _TYPE_FIT.items()
+            if kind in types
+        ),
+        0.0,
+    )
 
 
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:

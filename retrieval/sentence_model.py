@@ -142,10 +142,13 @@ def feature_matrix(
         )
         for cid, ids in siblings.items()
     }
+    # Each chunk's candidates in text order, and each candidate's place among them.
+    orders = {cid: sorted(ids, key=lambda j: candidates[j].line) for cid, ids in siblings.items()}
+    places = {i: at for order in orders.values() for at, i in enumerate(order)}
     rows = []
     for i, c in enumerate(candidates):
-        order = sorted(siblings[c.chunk_id], key=lambda j: candidates[j].line)
-        at = order.index(i)
+        order = orders[c.chunk_id]
+        at = places[i]
         f = {
             "coverage": coverages[i],
             "context_coverage": coverage(query, c.terms | c.heading_terms),
