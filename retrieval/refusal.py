@@ -43,7 +43,12 @@ DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 # - unknown_name: a name in a Swedish question that no document the asker may read mentions
 #   ("Hur mycket fick Region Uppsala?", "Vem vann Allsvenskan 2023?"). It holds for 12 of 107
 #   unanswerable calibration questions and none of the answerable ones.
-RULES = ("missing_year", "unknown_name")
+# - missing_fact: the question asks for a fact of a definite form (a sum, a number, a date, a
+#   duration, a phone number) and no passage of the context states one
+#   (`retrieval.extractive.missing_fact`): "Vilket telefonnummer har RSS Dalarna?". It holds
+#   for 7 of 107 unanswerable calibration questions, which no other rule refuses, and for none
+#   of the 204 answerable ones.
+RULES = ("missing_year", "unknown_name", "missing_fact")
 
 
 def ruled_out(features: Mapping[str, float]) -> bool:
@@ -70,8 +75,13 @@ class RefusalModel:
         return ruled_out(features) or self.probability(features) < self.threshold
 
     def save(self, path: Path) -> None:
-        """Write the model as JSON."""
-        data = {"weights": dict(self.weights), "bias": self.bias, "threshold": self.threshold}
+        """Write the model as JSON, to 9 decimals (a refit on the same questions then writes
+        the same file, whatever the last bits of the floating-point sums)."""
+        data = {
+            "weights": {name: round(float(w), 9) for name, w in self.weights.items()},
+            "bias": round(self.bias, 9),
+            "threshold": round(self.threshold, 9),
+        }
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod

@@ -28,6 +28,7 @@ from retrieval.extractive import (
     has_content,
     is_english,
     mentions,
+    missing_fact,
     question_names,
     specific_terms,
     under_headings,
@@ -607,6 +608,60 @@ def test_an_unknown_name_refuses_by_rule(answerer: ExtractiveAnswerer) -> None:
     ).features
     assert features["unknown_name"] == 1.0
     assert ruled_out(features)
+
+
+# -- a fact of a definite form asked for and not stated -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "missing"),
+    [
+        # A sum is answered by an amount or a share, not by a year or a list number.
+        ("Hur mycket kostade utbildningen?", "Utbildningen kostade 45 000 kr.", False),
+        ("Hur mycket kostade utbildningen?", "Utbildningen för instruktörer hölls 2023.", True),
+        ("Hur stor är budgeten för projektet?", "2. Projektet har en budget.", True),
+        ("Vilket belopp beviljades?", "Beviljat belopp: 1,5 miljoner kronor", False),
+        ("How much did Region Dalarna receive?", "Region Dalarna | 7 790 015", False),
+        # A difference is answered by any figure.
+        ("Hur mycket högre är avgiften?", "Avgiften är 20 procent högre.", False),
+        ("Hur mycket högre är avgiften?", "Avgiften är högre än för andra platser.", True),
+        # A number is not a sum, a date, a law reference or the question's own number.
+        ("Hur många platser har Falun?", "Kommun: Falun | Antal platser: 9", False),
+        ("Hur många platser har Falun?", "Falun får 2 000 000 kr.", True),
+        ("Hur många platser har Falun?", "Enligt lag (2024:79) har Falun platser från 2025.", True),
+        ("Hur många av de 41 indikatorerna gäller barn?", "Planen har 41 indikatorer.", True),
+        ("Hur många av de 41 indikatorerna gäller barn?", "Tolv av dem gäller barn.", False),
+        # A date, a duration, a phone number.
+        ("Från vilket datum gäller reglementet?", "Reglementet gäller från 1 maj.", False),
+        ("Från vilket datum gäller reglementet?", "Det nya sjukresereglementet", True),
+        ("Hur länge ska delegationen arbeta?", "Delegationen ska arbeta i tre år.", False),
+        ("Hur länge pågår arbetet?", "Under 2022-2024 planeras arbetet fortsätta.", False),
+        ("Hur länge ska delegationen arbeta?", "Delegationen ska arbeta med reformen.", True),
+        ("Vilket telefonnummer har RSS Dalarna?", "Ring oss på 023-49 00 00.", False),
+        ("Vilket telefonnummer har RSS Dalarna?", "RSS Dalarna samordnar arbetet.", True),
+        # No such fact asked for: "när" and an embedded "hur lång" are answered in words too.
+        ("Vad handlar överenskommelsen om?", "Den handlar om samverkan.", False),
+        ("När ska en SIP upprättas?", "När den enskilde behöver insatser från båda.", False),
+        ("Måste man ange hur lång uppsägningen är?", "Uppsägningstid måste anges.", False),
+    ],
+)
+def test_a_fact_asked_for_is_missing_when_no_sentence_states_it(
+    question: str, sentence: str, missing: bool
+) -> None:
+    assert missing_fact(question, [sentence]) == (1.0 if missing else 0.0)
+
+
+def test_a_sum_no_passage_states_refuses_by_rule(answerer: ExtractiveAnswerer) -> None:
+    question = "Hur mycket kostar de samordnade insatserna?"
+    features = answerer.select(question, passages(ANDAMAL), query_vector=NEUTRAL_QUERY).features
+    assert features["missing_fact"] == 1.0
+    assert ruled_out(features)
+    # A passage of the context states a sum: the rule leaves the question to the model, even
+    # when the best sentence is about the measures and not the sum.
+    features = answerer.select(
+        question, passages(ANDAMAL, SKANE), query_vector=NEUTRAL_QUERY
+    ).features
+    assert features["missing_fact"] == 0.0
 
 
 # -- how many sentences an answer keeps --------------------------------------------------------
