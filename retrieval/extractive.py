@@ -103,8 +103,11 @@ _ASKS_DATE = re.compile(
 )
 # At the start only: "Måste man ange hur lång uppsägningen är?" asks whether, not how long.
 _ASKS_DURATION = re.compile(r"^(?:och |and )?(hur lång|hur länge|how long)\b", re.IGNORECASE)
+# The number or address itself, not "telefonrådgivning" or "e-posten".
 _ASKS_CONTACT = re.compile(
-    r"\b(telefon\w*|phone|e-post\w*|e-mail|email|mejladress\w*)\b", re.IGNORECASE
+    r"\b(telefonnummer\w*|telefonnumret|phone number|e-postadress\w*|mejladress\w*|"
+    r"e-?mail address)\b|^(?:och |and )?(?:telefon|phone|e-post|e-?mail)\b",
+    re.IGNORECASE,
 )
 # Years and dates ("2024", "2023–2024", "2024-06-12", "20210430"), law references
 # ("2024:79") and list numbers ("2. En mer sammanhållen ...") are not the number asked for.

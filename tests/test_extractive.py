@@ -639,6 +639,8 @@ def test_an_unknown_name_refuses_by_rule(answerer: ExtractiveAnswerer) -> None:
         ("Hur länge ska delegationen arbeta?", "Delegationen ska arbeta med reformen.", True),
         ("Vilket telefonnummer har RSS Dalarna?", "Ring oss på 023-49 00 00.", False),
         ("Vilket telefonnummer har RSS Dalarna?", "RSS Dalarna samordnar arbetet.", True),
+        ("What is Alma Haracic's phone number?", "Alma Haracic", True),
+        ("Finns det telefonrådgivning?", "Ja, ring 1177.", False),
         # No such fact asked for: "när" and an embedded "hur lång" are answered in words too.
         ("Vad handlar överenskommelsen om?", "Den handlar om samverkan.", False),
         ("När ska en SIP upprättas?", "När den enskilde behöver insatser från båda.", False),
