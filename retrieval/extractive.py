@@ -375,7 +375,9 @@ def _units(text: str) -> tuple[Unit, ...]:
             out.append(Unit(line_no, "row", line))
         elif line.startswith("- "):
             out.append(Unit(line_no, "item", line[2:].strip()))
-        elif len(line) < 90 and line[-1] not in ".!?:;" and not _AMOUNT.search(line):
+        # A short line without a full stop is a title, unless it holds a figure: a slide's
+        # "Välfärdsrådet 250213" says when, "Totalt 21 724 099 kr" how much.
+        elif len(line) < 90 and line[-1] not in ".!?:;" and not _NUMBER.search(line):
             out.append(Unit(line_no, "heading", line))
         else:
             for sentence in _sentences(line):

@@ -202,7 +202,8 @@ def test_candidate_texts_split_sentences_items_rows_and_headings() -> None:
         "- antal deltagare\n"
         "-   genomförda utbildningar  \n"
         "Region | Belopp 2024\n"
-        "Totalt 21 724 099 kr",
+        "Totalt 21 724 099 kr\n"
+        "Välfärdsrådet 250213",
     )
     assert candidate_texts(chunk) == [
         Unit(0, "heading", "Villkor för bidraget"),
@@ -214,8 +215,10 @@ def test_candidate_texts_split_sentences_items_rows_and_headings() -> None:
         Unit(4, "item", "antal deltagare"),
         Unit(5, "item", "genomförda utbildningar"),
         Unit(6, "row", "Region | Belopp 2024"),
-        # A short line without a full stop is a heading, unless it holds an amount.
+        # A short line without a full stop is a heading, unless it holds a figure: a slide's
+        # date line states when, a sum how much.
         Unit(7, "text", "Totalt 21 724 099 kr"),
+        Unit(8, "text", "Välfärdsrådet 250213"),
     ]
 
 
