@@ -113,7 +113,7 @@ def fit_refusal_model(
     The false-refusal budget applies to the calibration questions themselves. It is the
     evaluation gate's limit (5 %, evals/thresholds.toml), below the product's 10 %: questions
     the model has not seen are refused more often. The rules of `RULES` are not fitted. 10-fold
-    cross-validation on the 311 calibration questions, rules included: 0.42 of unanswerable
+    cross-validation on the 311 calibration questions, rules included: 0.47 of unanswerable
     refused, 0.05 of answerable.
     """
     features = list(FEATURES)
