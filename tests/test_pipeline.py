@@ -420,6 +420,32 @@ def cli_data(ingested_settings: Settings, tmp_path: Path) -> Path:
     return copy_data(ingested_settings, tmp_path / "data").data_dir
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(cli_data: Path, tmp_path: Path) -> None:
+    """`underlag ask --json ... | head`: the reader is gone before the CLI writes its answer
+    (passages and all, more than a pipe holds). It stops quietly, exit code 1 and nothing on
+    stderr, instead of printing a BrokenPipeError traceback."""
+    command = (
+        [str(BIN / "underlag")] if (BIN / "underlag").exists() else [sys.executable, "-m", "cli"]
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNDERLAG_")}
+    environ.update(PYTHONPATH=str(REPO), UNDERLAG_DATA_DIR=str(cli_data))
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [*command, "ask", "--json", VGR_QUESTION],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env=environ,
+            timeout=300,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 1
+    assert result.stderr.decode() == ""
+
+
 def test_ask_json_prints_the_answer_citations_and_ranked_passages(
     cli_data: Path, tmp_path: Path, pipeline: Pipeline
 ) -> None:
