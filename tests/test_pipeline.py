@@ -400,8 +400,11 @@ def test_a_lexical_index_of_other_text_is_rebuilt(
 # --- `underlag ask --json` ----------------------------------------------------------------
 
 
-def underlag_ask(args: list[str], data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run `underlag ask` in a clean environment: no UNDERLAG_* from outside, no .env."""
+def underlag_ask(
+    args: list[str], data_dir: Path, cwd: Path, stdout: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `underlag ask` in a clean environment: no UNDERLAG_* from outside, no .env. Its
+    output is captured, or written to the file descriptor ``stdout``."""
     command = (
         [str(BIN / "underlag")] if (BIN / "underlag").exists() else [sys.executable, "-m", "cli"]
     )
@@ -410,7 +413,13 @@ def underlag_ask(args: list[str], data_dir: Path, cwd: Path) -> subprocess.Compl
         PYTHONPATH=str(REPO), UNDERLAG_DATA_DIR=str(data_dir), UNDERLAG_CORPUS_DIR=str(CORPUS)
     )
     return subprocess.run(
-        [*command, "ask", *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=300
+        [*command, "ask", *args],
+        cwd=cwd,
+        env=environ,
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=300,
     )
 
 
@@ -424,26 +433,14 @@ def test_a_reader_that_stops_early_gets_no_traceback(cli_data: Path, tmp_path: P
     """`underlag ask --json ... | head`: the reader is gone before the CLI writes its answer
     (passages and all, more than a pipe holds). It stops quietly, exit code 1 and nothing on
     stderr, instead of printing a BrokenPipeError traceback."""
-    command = (
-        [str(BIN / "underlag")] if (BIN / "underlag").exists() else [sys.executable, "-m", "cli"]
-    )
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("UNDERLAG_")}
-    environ.update(PYTHONPATH=str(REPO), UNDERLAG_DATA_DIR=str(cli_data))
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        result = subprocess.run(
-            [*command, "ask", "--json", VGR_QUESTION],
-            stdout=write_end,
-            stderr=subprocess.PIPE,
-            cwd=tmp_path,
-            env=environ,
-            timeout=300,
-        )
+        result = underlag_ask(["--json", VGR_QUESTION], cli_data, tmp_path, stdout=write_end)
     finally:
         os.close(write_end)
     assert result.returncode == 1
-    assert result.stderr.decode() == ""
+    assert result.stderr == ""
 
 
 def test_ask_json_prints_the_answer_citations_and_ranked_passages(
