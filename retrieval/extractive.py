@@ -263,7 +263,7 @@ def _states_count(text: str, question: str) -> bool:
     rest = _NOT_A_COUNT.sub(" ", _PERCENT.sub(" ", _AMOUNT.sub(" ", text)))
     for number in set(re.findall(r"\d+", question)):
         rest = re.sub(rf"\b{number}\b", " ", rest)
-    return bool(re.search(r"\d", rest) or _NUMBER_WORD.search(rest))
+    return bool(_NUMBER.search(rest) or _NUMBER_WORD.search(rest))
 
 
 def _states_figure(text: str, question: str) -> bool:
