@@ -530,7 +530,7 @@ class ExtractiveAnswerer:
         # A name the documents never mention ("Region Uppsala", "Vasaloppet"): what they say
         # is about others.
         features["unknown_name"] = 1.0 if unknown_names else 0.0
-        chosen = self._choose(scored, types) if scored else []
+        chosen = self._choose(scored, types, focus or question) if scored else []
         # The question asks for a sum, a number or a date that no passage states.
         features["missing_fact"] = missing_fact(focus or question, [p.chunk.text for p in passages])
         return Selection(chosen, features)
@@ -639,24 +639,26 @@ class ExtractiveAnswerer:
             dtype=np.float32,
         )
 
-    def _choose(self, scored: list[ScoredSentence], types: set[str]) -> list[ScoredSentence]:
+    def _choose(
+        self, scored: list[ScoredSentence], types: set[str], question: str
+    ) -> list[ScoredSentence]:
         best = scored[0]
         chosen = [best]
-        seen = {best.sentence.text}
         for cand in scored[1:]:
             if len(chosen) >= self._max_sentences:
                 break
             same = cand.sentence.passage is best.sentence.passage
             margin = self.same_passage_margin if same else self.margin
-            if cand.score < best.score - margin or cand.sentence.text in seen:
+            if cand.score < best.score - margin or cand.sentence.kind == "heading":
                 continue
-            if cand.sentence.kind == "heading":
+            if repeats(cand.sentence.text, [c.sentence.text for c in chosen]):
                 continue
             chosen.append(cand)
-            seen.add(cand.sentence.text)
         chosen = self._with_list_items(chosen, types)
         follow = self._continuation(best, scored)
-        if follow is not None and follow.sentence.text not in {c.sentence.text for c in chosen}:
+        if follow is not None and not repeats(
+            follow.sentence.text, [c.sentence.text for c in chosen]
+        ):
             chosen.append(follow)
         return chosen
 
@@ -695,21 +697,21 @@ class ExtractiveAnswerer:
         or the best sentence when a list is asked for, in the same passage. When a list is asked
         for and the best sentence is an item of one, the answer is that list from its lead-in."""
         out: list[ScoredSentence] = []
-        seen: set[str] = set()
+        seen: list[str] = []
         expanded = False
         extra = 0  # sentences kept after a list: one, from another passage
         for i, cand in enumerate(chosen):
             if i == 0 and "list" in types:
                 cand = self._from_lead_in(cand)
             lead = cand.sentence
-            if lead.text in seen:
+            if repeats(lead.text, seen):
                 continue
             if expanded and not lead.text.endswith(":"):
                 if extra or any(lead.passage is o.sentence.passage for o in out):
                     continue
                 extra += 1
             out.append(cand)
-            seen.add(lead.text)
+            seen.append(lead.text)
             if not (lead.text.endswith(":") or (i == 0 and "list" in types)):
                 continue
             items: list[ScoredSentence] = []
@@ -720,9 +722,9 @@ class ExtractiveAnswerer:
                 if sib.line != expected or len(items) >= self._max_list_items:
                     break
                 expected += 1
-                if sib.text not in seen:
+                if not repeats(sib.text, seen):
                     items.append(ScoredSentence(sib, cand.score, cand.coverage, cand.similarity))
-                    seen.add(sib.text)
+                    seen.append(sib.text)
             out.extend(items)
             expanded = expanded or bool(items)
         return out
@@ -791,6 +793,24 @@ def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:
     flat = re.sub(r"\s", "", text)
     missing = [t for t in terms if not _present(_fold(t), text, flat)]
     return len(missing) / len(terms)
+
+
+def repeats(text: str, others: Sequence[str]) -> bool:
+    """Whether a sentence says again what one of ``others`` says: the same words, or the words
+    of one opening the other. A report repeats its commission in the foreword and in the first
+    chapter, once with its reference numbers ("... psykiatrisk vård (S2019/00643/FST).");
+    a slide title opens the sentence under it. Such a sentence is not kept twice in an answer.
+    A line of three words or fewer ("- Kommun") repeats only its exact equal."""
+    words = _WORD.findall(_fold(text))
+    for other in others:
+        theirs = _WORD.findall(_fold(other))
+        short, long = sorted((words, theirs), key=len)
+        if short == long or (len(short) > 3 and long[: len(short)] == short):
+            return True
+    return False
+
+
+_WORD = re.compile(r"\w+")
 
 
 def _fold(text: str) -> str:

@@ -30,6 +30,7 @@ from retrieval.extractive import (
     mentions,
     missing_fact,
     question_names,
+    repeats,
     specific_terms,
     under_headings,
 )
@@ -686,9 +687,62 @@ def test_the_best_passage_keeps_more_of_its_sentences_than_another_passage(
     same = scored(best_passage, 5, 1.3)  # 0.7 under the best: inside 0.9, outside 0.4
     other = scored(other_passage, 7, 1.3)
     near = scored(other_passage, 9, 1.7)  # 0.3 under the best
-    chosen = [s.sentence.text for s in answerer._choose([best, near, same, other], set())]
+    chosen = [s.sentence.text for s in answerer._choose([best, near, same, other], set(), "")]
     assert chosen[:3] == [best.sentence.text, near.sentence.text, same.sentence.text]
     assert other.sentence.text not in chosen
+
+
+@pytest.mark.parametrize(
+    ("text", "other", "repeat"),
+    [
+        # The report's commission, once with its reference numbers.
+        (
+            "Regeringen har gett Socialstyrelsen i uppdrag att förbereda ett pilotprojekt.",
+            "Regeringen har gett Socialstyrelsen i uppdrag att förbereda ett pilotprojekt "
+            "(S2019/00643/FST).",
+            True,
+        ),
+        # A slide title that opens the sentence under it, in either order.
+        (
+            "Regeringens handlingsplan för perioden 2025–2026",
+            "Regeringens handlingsplan för perioden 2025–2026 syftar till att beskriva insatser.",
+            True,
+        ),
+        (
+            "Regeringens handlingsplan för perioden 2025–2026 syftar till att beskriva insatser.",
+            "Regeringens handlingsplan för perioden 2025–2026",
+            True,
+        ),
+        ("- Samsjuklighet", "Samsjuklighet", True),
+        # A short line repeats only its equal; different rows and sentences are kept.
+        ("- Kommun", "- Kommun: Hedemora | Antal platser: 7", False),
+        ("- Kommun: Hedemora | Antal platser: 7", "- Kommun: Leksand | Antal platser: 7", False),
+        (
+            "Ansökan från Maria ungdom i Region Stockholm avslogs.",
+            "Ansökan från Maria ungdom i Region Stockholm skilde sig från de andra.",
+            False,
+        ),
+    ],
+)
+def test_a_sentence_that_says_again_what_another_says_repeats_it(
+    text: str, other: str, repeat: bool
+) -> None:
+    assert repeats(text, [other]) is repeat
+
+
+def test_an_answer_keeps_a_repeated_sentence_once(answerer: ExtractiveAnswerer) -> None:
+    first, second = passages(SKANE, ANDAMAL)
+    commission = "Regeringen har gett Socialstyrelsen i uppdrag att förbereda ett pilotprojekt."
+    best = ScoredSentence(Sentence(first, commission, 0, "text"), 2.0, 0.5)
+    again = ScoredSentence(
+        Sentence(second, commission[:-1] + " (S2019/00643/FST).", 3, "text"), 1.9, 0.5
+    )
+    other = ScoredSentence(
+        Sentence(second, "Projektledare är Pär Alexandersson.", 4, "text"), 1.8, 0.5
+    )
+    chosen = [s.sentence.text for s in answerer._choose([best, again, other], set(), "")]
+    assert chosen[:2] == [best.sentence.text, other.sentence.text]
+    assert again.sentence.text not in chosen
 
 
 def test_a_list_asked_for_starts_at_the_lead_in_of_its_best_item(
