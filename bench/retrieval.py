@@ -66,6 +66,7 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("sentence_heading_weight", "rubriker vid meningsval"),
     ("rerank_by_sentences", "meningsomrankning"),
     ("fitted_sentence_model", "inlärd meningsmodell"),
+    ("answer_with_asked_fact", "mening med efterfrågad uppgift"),
 )
 
 

@@ -305,7 +305,9 @@ def missing_fact(question: str, texts: Sequence[str]) -> float:
     documents describe the subject but not the fact ("Vilket telefonnummer har RSS Dalarna?").
     Applied to the answer's chosen sentences instead, it refused more unanswerable calibration
     questions (63 of 107 in all, against 49), but on the evaluation set it also refused
-    answerable questions whose sum a passage held and the chooser had missed."""
+    answerable questions whose sum a passage held and the chooser had missed. The answerer
+    also uses it on its chosen sentences, to add one that states the fact
+    (`ExtractiveAnswerer._with_asked_fact`)."""
     text = " ".join(texts)
     for asks, states in _ASKED_FACTS:
         if asks.search(question):
@@ -469,6 +471,7 @@ class ExtractiveAnswerer:
         heading_weight: float = 0.0,
         english_terms: Mapping[str, tuple[str, ...]] | None = None,
         model: SentenceModel | None = None,
+        with_asked_fact: bool = True,
     ) -> None:
         self._analyse = analyse
         # How candidate sentences are scored (`retrieval.sentence_model`): fitted on the
@@ -498,6 +501,8 @@ class ExtractiveAnswerer:
         # its headings (`under_headings`), which gives a short line its context; this is the
         # share of the second.
         self.heading_weight = heading_weight
+        # A sentence stating the fact asked for joins an answer without one (`_with_asked_fact`).
+        self.with_asked_fact = with_asked_fact
 
     def select(
         self,
@@ -639,6 +644,26 @@ class ExtractiveAnswerer:
             dtype=np.float32,
         )
 
+    def _with_asked_fact(
+        self, chosen: list[ScoredSentence], scored: list[ScoredSentence], question: str
+    ) -> list[ScoredSentence]:
+        """The answer with the best candidate that states the fact the question asks for (a
+        sum, a number, a date, a duration, a contact: `missing_fact`) second in it, when none
+        of the chosen sentences states one.
+
+        "Hur mycket pengar om året räknar regeringen med ...?" must be answered with a sum; the
+        sentence that best matches the question's words often describes the fund without its
+        sum, which a table row or the next paragraph gives. When no candidate of the context
+        states such a fact, the answerer refuses anyway (`missing_fact` as a refusal rule)."""
+        if not self.with_asked_fact or not missing_fact(
+            question, [c.sentence.text for c in chosen]
+        ):
+            return chosen
+        for cand in scored:  # best first
+            if cand.sentence.kind != "heading" and not missing_fact(question, [cand.sentence.text]):
+                return [chosen[0], cand, *chosen[1:]]
+        return chosen
+
     def _choose(
         self, scored: list[ScoredSentence], types: set[str], question: str
     ) -> list[ScoredSentence]:
@@ -654,6 +679,7 @@ class ExtractiveAnswerer:
             if repeats(cand.sentence.text, [c.sentence.text for c in chosen]):
                 continue
             chosen.append(cand)
+        chosen = self._with_asked_fact(chosen, scored, question)
         chosen = self._with_list_items(chosen, types)
         follow = self._continuation(best, scored)
         if follow is not None and not repeats(

@@ -167,6 +167,7 @@ class Pipeline:
             heading_weight=settings.sentence_heading_weight,
             english_terms=load_terms() if settings.use_english_terms else None,
             model=None if settings.fitted_sentence_model else PRIOR,
+            with_asked_fact=settings.answer_with_asked_fact,
         )
 
     @classmethod

@@ -692,6 +692,45 @@ def test_the_best_passage_keeps_more_of_its_sentences_than_another_passage(
     assert other.sentence.text not in chosen
 
 
+def test_a_sum_asked_for_joins_the_answer_from_a_sentence_far_under_the_best(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    best_passage, other_passage = passages(SKANE, ANDAMAL)
+    about = ScoredSentence(
+        Sentence(best_passage, "Potten ska främja samverkan.", 0, "text"), 2.0, 0.5
+    )
+    near = ScoredSentence(Sentence(best_passage, "Kommunerna söker medel.", 1, "text"), 1.8, 0.5)
+    sum_row = ScoredSentence(
+        Sentence(other_passage, "Pott 1: barn och unga | 2 818 958 kr", 4, "row"), -6.0, 0.1
+    )
+    scored = [about, near, sum_row]
+    question = "Hur mycket pengar finns i potten?"
+    chosen = [s.sentence.text for s in answerer._choose(scored, answer_types(question), question)]
+    # Far outside every margin, but the only sentence with the sum asked for: second.
+    assert chosen[:3] == [about.sentence.text, sum_row.sentence.text, near.sentence.text]
+    # A question that asks for no sum, or chosen sentences that state one, add nothing.
+    question = "Vad ska potten främja?"
+    chosen = [s.sentence.text for s in answerer._choose(scored, answer_types(question), question)]
+    assert sum_row.sentence.text not in chosen
+    with_sum = ScoredSentence(Sentence(best_passage, "Potten är 5 mnkr.", 2, "text"), 1.9, 0.5)
+    question = "Hur mycket pengar finns i potten?"
+    chosen = [
+        s.sentence.text
+        for s in answerer._choose([about, with_sum, *scored[1:]], answer_types(question), question)
+    ]
+    assert with_sum.sentence.text in chosen
+    assert sum_row.sentence.text not in chosen
+    # Switched off (UNDERLAG_ANSWER_WITH_ASKED_FACT=false): the margins alone decide.
+    answerer.with_asked_fact = False
+    try:
+        chosen = [
+            s.sentence.text for s in answerer._choose(scored, answer_types(question), question)
+        ]
+    finally:
+        answerer.with_asked_fact = True
+    assert sum_row.sentence.text not in chosen
+
+
 @pytest.mark.parametrize(
     ("text", "other", "repeat"),
     [
