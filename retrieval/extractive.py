@@ -308,11 +308,17 @@ def missing_fact(question: str, texts: Sequence[str]) -> float:
     answerable questions whose sum a passage held and the chooser had missed. The answerer
     also uses it on its chosen sentences, to add one that states the fact
     (`ExtractiveAnswerer._with_asked_fact`)."""
-    text = " ".join(texts)
+    states = _asked_fact(question)
+    return 1.0 if states is not None and not states(" ".join(texts)) else 0.0
+
+
+def _asked_fact(question: str) -> Callable[[str], bool] | None:
+    """Whether a text states the fact of definite form the question asks for (`_ASKED_FACTS`);
+    None when the question asks for no such fact."""
     for asks, states in _ASKED_FACTS:
         if asks.search(question):
-            return 0.0 if states(text, question) else 1.0
-    return 0.0
+            return lambda text: states(text, question)
+    return None
 
 
 def specific_terms(question: str) -> list[str]:
@@ -655,12 +661,11 @@ class ExtractiveAnswerer:
         sentence that best matches the question's words often describes the fund without its
         sum, which a table row or the next paragraph gives. When no candidate of the context
         states such a fact, the answerer refuses anyway (`missing_fact` as a refusal rule)."""
-        if not self.with_asked_fact or not missing_fact(
-            question, [c.sentence.text for c in chosen]
-        ):
+        states = _asked_fact(question) if self.with_asked_fact else None
+        if states is None or states(" ".join(c.sentence.text for c in chosen)):
             return chosen
         for cand in scored:  # best first
-            if cand.sentence.kind != "heading" and not missing_fact(question, [cand.sentence.text]):
+            if cand.sentence.kind != "heading" and states(cand.sentence.text):
                 return [chosen[0], cand, *chosen[1:]]
         return chosen
 
