@@ -8,7 +8,9 @@ answerer (which do not depend on it: passages are re-ranked with the prior weigh
 model then on the features of the answers the new sentence model gives.
 The questions are every *.jsonl file in retrieval/calibration/: each line holds "question",
 "answerable" and, for an answerable question, the "evidence" quote from the documents; a
-follow-up question also holds the "history" of the conversation before it.
+follow-up question also holds the "history" of the conversation before it. The questions of
+retrieval/calibration/validation/, in the same form, are never fitted on: the refusal threshold
+must keep its false-refusal budget on them as well.
 """
 
 from __future__ import annotations
@@ -26,13 +28,16 @@ import numpy as np
 from core.config import Settings
 from core.types import Turn
 from retrieval.pipeline import Pipeline
-from retrieval.refusal import DEFAULT_PATH, fit_refusal_model
+from retrieval.refusal import DEFAULT_PATH, RefusalModel, fit_refusal_model
 from retrieval.sentence_model import DEFAULT_PATH as SENTENCES_PATH
 from retrieval.sentence_model import SentenceModel, fit_sentence_model
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
+# Questions written by others from the same documents, never fitted on: the refusal threshold
+# must keep to its false-refusal budget on them too (`fit_refusal_model`).
+VALIDATION_DIR = CALIBRATION_DIR / "validation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,20 @@ def cross_validated(
     )
 
 
+def refusal_counts(
+    model: RefusalModel, features: Sequence[Mapping[str, float]], labels: Sequence[bool]
+) -> tuple[int, int, int, int]:
+    """Unanswerable questions refused, unanswerable questions, answerable questions refused,
+    answerable questions."""
+    refused = [model.refuses(f) for f in features]
+    return (
+        sum(1 for r, lab in zip(refused, labels, strict=True) if r and not lab),
+        sum(1 for lab in labels if not lab),
+        sum(1 for r, lab in zip(refused, labels, strict=True) if r and lab),
+        sum(1 for lab in labels if lab),
+    )
+
+
 def main() -> None:
     """Fit and save the refusal model for the index the settings point at."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -174,7 +193,10 @@ def main() -> None:
         log.info("10-fold cross-validation: %.3f", cross_validated_sentences(data))
     features = [pipeline.refusal_features(q.question, q.history) for q in questions]
     labels = [q.answerable for q in questions]
-    refusal = fit_refusal_model(features, labels)
+    validation = load_questions(VALIDATION_DIR)
+    held_features = [pipeline.refusal_features(q.question, q.history) for q in validation]
+    held_labels = [q.answerable for q in validation]
+    refusal = fit_refusal_model(features, labels, validation=(held_features, held_labels))
     refusal.save(args.out)
     log.info(
         "refusal weights %s bias %.3f threshold %.2f",
@@ -182,6 +204,15 @@ def main() -> None:
         refusal.bias,
         refusal.threshold,
     )
+    for name, rows, row_labels in (
+        ("calibration", features, labels),
+        ("validation", held_features, held_labels),
+    ):
+        log.info(
+            "%s questions: unanswerable refused %d of %d, answerable refused %d of %d",
+            name,
+            *refusal_counts(refusal, rows, row_labels),
+        )
     if args.cross_validate:
         log.info(
             "10-fold cross-validation: unanswerable refused %.2f, answerable refused %.2f",

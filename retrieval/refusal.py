@@ -106,23 +106,68 @@ def fit_refusal_model(
     l2: float = 1.0,
     iterations: int = 200,
     max_false_refusal: float = 0.05,
+    validation: tuple[Sequence[Mapping[str, float]], Sequence[bool]] | None = None,
 ) -> RefusalModel:
     """Fit a monotone logistic model: features whose weight comes out against their sign are
     dropped and the rest refitted, so the model stays explainable on a small calibration set.
 
-    The false-refusal budget applies to the calibration questions themselves. It is the
-    evaluation gate's limit (5 %, evals/thresholds.toml), below the product's 10 %: questions
-    the model has not seen are refused more often. The rules of `RULES` are not fitted. 10-fold
-    cross-validation on the 311 calibration questions, rules included: 0.47 of unanswerable
-    refused, 0.05 of answerable.
+    The false-refusal budget is the evaluation gate's limit (5 %, evals/thresholds.toml), below
+    the product's 10 %. It applies to the questions the weights are fitted on and, with
+    ``validation`` (feature rows and labels of questions they are not fitted on), to those as
+    well (`choose_threshold`). A threshold that keeps the budget on the questions it was fitted
+    on need not keep it on new ones: on the 138 questions of retrieval/calibration/validation/,
+    written from the documents in other words, the threshold fitted on the 311 calibration
+    questions alone (0.40) refused 12 of 90 answerable questions and, beyond the rules, only 2
+    of 48 unanswerable ones; the threshold that keeps the budget on both (0.32) refuses 4 of
+    the 90. The rules of `RULES` are not fitted. 10-fold cross-validation on the 311
+    calibration questions, rules included: 0.45 of unanswerable refused, 0.05 of answerable.
     """
     features = list(FEATURES)
     while True:
-        model = _fit_logistic(rows, labels, features, l2, iterations, max_false_refusal)
+        model = _fit_logistic(rows, labels, features, l2, iterations)
         wrong = [f for f in features if SIGNS[f] * model.weights[f] < 0]
         if not wrong:
-            return model
+            break
         features.remove(min(wrong, key=lambda f: SIGNS[f] * model.weights[f]))
+    sets = [(rows, labels)] if validation is None else [(rows, labels), validation]
+    return choose_threshold(model, sets, max_false_refusal)
+
+
+def choose_threshold(
+    model: RefusalModel,
+    sets: Sequence[tuple[Sequence[Mapping[str, float]], Sequence[bool]]],
+    max_false_refusal: float,
+) -> RefusalModel:
+    """The model with the threshold that best separates the questions of all ``sets`` together
+    (balanced accuracy), moved up no further than keeps each set's answerable questions refused
+    (rules of `RULES` included) at most ``max_false_refusal``.
+
+    When no threshold keeps within the budget, the model never refuses on its score (0.0): the
+    budget is a promise.
+    """
+    # Per set: (rule holds, probability, answerable) of each question.
+    scored = [
+        [(ruled_out(r), model.probability(r), bool(lab)) for r, lab in zip(*s, strict=True)]
+        for s in sets
+    ]
+    every = [q for questions in scored for q in questions]
+    pos = max(1, sum(1 for _, _, lab in every if lab))
+    neg = max(1, len(every) - sum(1 for _, _, lab in every if lab))
+    best_t, best_acc = 0.0, -1.0
+    for t in (float(t) for t in np.linspace(0.1, 0.9, 81)):
+        over = any(
+            sum(1 for ruled, pr, lab in questions if lab and (ruled or pr < t))
+            > max_false_refusal * sum(1 for _, _, lab in questions if lab)
+            for questions in scored
+        )
+        if over:
+            continue
+        refused_ok = sum(1 for ruled, pr, lab in every if not lab and (ruled or pr < t))
+        answered = sum(1 for ruled, pr, lab in every if lab and not (ruled or pr < t))
+        acc = 0.5 * (answered / pos + refused_ok / neg)
+        if acc > best_acc + 1e-9:
+            best_t, best_acc = t, acc
+    return RefusalModel(model.weights, model.bias, best_t)
 
 
 def _fit_logistic(
@@ -131,7 +176,6 @@ def _fit_logistic(
     features: Sequence[str],
     l2: float,
     iterations: int,
-    max_false_refusal: float,
 ) -> RefusalModel:
     """Fit logistic weights by Newton's method with L2 regularisation.
 
@@ -142,8 +186,7 @@ def _fit_logistic(
         iterations: Newton steps at most.
 
     Returns:
-        The fitted model, with the highest threshold that refuses at most
-        ``max_false_refusal`` of the answerable calibration questions.
+        The fitted weights and bias, with the default threshold (`choose_threshold` sets it).
     """
     raw = np.asarray([[float(r.get(f, 0.0)) for f in features] for r in rows], dtype=np.float64)
     # Standardise so the penalty treats features of small range (similarities) fairly.
@@ -165,20 +208,4 @@ def _fit_logistic(
             break
     raw_weights = w[1:] / std
     bias = float(w[0] - (raw_weights * mean).sum())
-    model = RefusalModel(dict(zip(features, (float(v) for v in raw_weights), strict=True)), bias)
-    probs = [model.probability(r) for r in rows]
-    # The threshold that best separates the calibration questions (balanced accuracy), moved
-    # up no further than the false-refusal budget allows.
-    pos = max(1, sum(labels))
-    neg = max(1, len(labels) - sum(labels))
-    # When no threshold keeps within the budget, never refuse (0.0): the budget is a promise.
-    best_t, best_acc = 0.0, -1.0
-    for t in np.linspace(0.1, 0.9, 81):
-        refused_ok = sum(1 for pr, lab in zip(probs, labels, strict=True) if not lab and pr < t)
-        answered = sum(1 for pr, lab in zip(probs, labels, strict=True) if lab and pr >= t)
-        if 1 - answered / pos > max_false_refusal:
-            continue
-        acc = 0.5 * (answered / pos + refused_ok / neg)
-        if acc > best_acc + 1e-9:
-            best_t, best_acc = float(t), acc
-    return RefusalModel(model.weights, model.bias, best_t)
+    return RefusalModel(dict(zip(features, (float(v) for v in raw_weights), strict=True)), bias)

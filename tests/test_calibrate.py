@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.calibrate import CALIBRATION_DIR, cross_validated, holds_evidence, load_questions
+from retrieval.calibrate import (
+    CALIBRATION_DIR,
+    VALIDATION_DIR,
+    cross_validated,
+    holds_evidence,
+    load_questions,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -17,14 +23,34 @@ def letters(text: str) -> str:
     return re.sub(r"[^0-9a-zåäöéü]+", "", text.lower())
 
 
-@pytest.fixture(scope="module")
-def raw_rows() -> list[dict[str, object]]:
+def read_rows(folder: Path) -> list[dict[str, object]]:
     return [
         json.loads(line)
-        for path in sorted(CALIBRATION_DIR.glob("*.jsonl"))
+        for path in sorted(folder.glob("*.jsonl"))
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
+
+
+@pytest.fixture(scope="module")
+def raw_rows() -> list[dict[str, object]]:
+    return read_rows(CALIBRATION_DIR)
+
+
+@pytest.fixture(scope="module")
+def every_row() -> list[dict[str, object]]:
+    """The calibration questions and the validation questions, which nothing is fitted on."""
+    return read_rows(CALIBRATION_DIR) + read_rows(VALIDATION_DIR)
+
+
+def test_the_validation_questions_are_read_apart_from_the_calibration_ones() -> None:
+    fitted = {q.question for q in load_questions()}
+    validation = load_questions(VALIDATION_DIR)
+    assert len(validation) >= 138
+    assert sum(q.answerable for q in validation) >= 90
+    assert not any(q.question in fitted for q in validation)
+    assert all(q.evidence for q in validation if q.answerable)
+    assert not any(q.evidence for q in validation if not q.answerable)
 
 
 def test_every_file_of_the_folder_is_read(raw_rows: list[dict[str, object]]) -> None:
@@ -43,12 +69,12 @@ def test_a_follow_up_keeps_the_conversation_before_it() -> None:
         assert all(t.content for t in question.history)
 
 
-def test_ids_are_unique_across_files(raw_rows: list[dict[str, object]]) -> None:
-    ids = [row["id"] for row in raw_rows]
+def test_ids_are_unique_across_files(every_row: list[dict[str, object]]) -> None:
+    ids = [row["id"] for row in every_row]
     assert len(ids) == len(set(ids))
 
 
-def test_every_evidence_quote_is_in_its_document(raw_rows: list[dict[str, object]]) -> None:
+def test_every_evidence_quote_is_in_its_document(every_row: list[dict[str, object]]) -> None:
     texts = {
         path.name: letters(re.sub(r"<[^>]+>", " ", path.read_text(encoding="utf-8")))
         + letters(path.read_text(encoding="utf-8").replace("-\n", ""))
@@ -56,19 +82,19 @@ def test_every_evidence_quote_is_in_its_document(raw_rows: list[dict[str, object
     }
     missing = [
         row["id"]
-        for row in raw_rows
+        for row in every_row
         if row["answerable"] and letters(str(row["evidence"])) not in texts[str(row["source"])]
     ]
     assert missing == []
 
 
-def test_no_question_of_the_evaluation_set_is_reused(raw_rows: list[dict[str, object]]) -> None:
+def test_no_question_of_the_evaluation_set_is_reused(every_row: list[dict[str, object]]) -> None:
     evaluation = {
         letters(json.loads(line)["question"])
         for line in (REPO / "evals" / "dataset.jsonl").read_text(encoding="utf-8").splitlines()
         if line.strip()
     }
-    assert [row["id"] for row in raw_rows if letters(str(row["question"])) in evaluation] == []
+    assert [row["id"] for row in every_row if letters(str(row["question"])) in evaluation] == []
 
 
 def test_cross_validation_judges_each_question_by_a_model_fitted_without_it() -> None:

@@ -133,6 +133,47 @@ def test_a_tighter_budget_never_raises_the_threshold() -> None:
     assert thresholds[0] > thresholds[-1]
 
 
+def test_the_threshold_keeps_the_budget_on_validation_questions_too() -> None:
+    # Calibration questions the fit separates well; validation questions, worded otherwise,
+    # whose answerable ones score lower: the threshold fitted on the first alone refuses many.
+    rows, labels = overlapping_set()
+    rng = random.Random(2)
+    held: list[Row] = []
+    held_labels: list[bool] = []
+    for i in range(60):
+        answerable = i % 2 == 0
+        centre = 0.45 if answerable else 0.35
+        held.append({"context_coverage": min(1.0, max(0.0, rng.gauss(centre, 0.1)))})
+        held_labels.append(answerable)
+    alone = fit_refusal_model(rows, labels, max_false_refusal=0.10)
+    assert false_refusal_rate(alone, held, held_labels) > 0.10
+    both = fit_refusal_model(rows, labels, max_false_refusal=0.10, validation=(held, held_labels))
+    # Same weights, a lower threshold that keeps the budget on both sets.
+    assert both.weights == alone.weights
+    assert both.bias == alone.bias
+    assert 0.1 <= both.threshold < alone.threshold
+    assert false_refusal_rate(both, held, held_labels) <= 0.10
+    assert false_refusal_rate(both, rows, labels) <= 0.10
+
+
+def test_an_answerable_question_a_rule_refuses_counts_against_the_budget() -> None:
+    rows, labels = overlapping_set()
+    # 20 answerable validation questions of middling evidence; a budget of 10 % lets 2 of
+    # them be refused.
+    held: list[Row] = [{"context_coverage": 0.35 + 0.02 * i} for i in range(20)]
+    yes = [True] * len(held)
+    free = fit_refusal_model(rows, labels, max_false_refusal=0.10, validation=(held, yes))
+    assert 0 < sum(free.refuses(r) for r in held) <= 2
+    # A rule refuses two other answerable questions: the budget is spent, and the score may
+    # refuse none of the 20.
+    ruled = [{"context_coverage": 1.0, "missing_fact": 1.0}] * 2
+    spent = fit_refusal_model(
+        rows, labels, max_false_refusal=0.10, validation=([*held, *ruled], [True] * 22)
+    )
+    assert not any(spent.refuses(r) for r in held)
+    assert spent.threshold < free.threshold
+
+
 @pytest.mark.parametrize(
     ("rows", "labels", "budget"),
     [
