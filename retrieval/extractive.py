@@ -312,6 +312,62 @@ def missing_fact(question: str, texts: Sequence[str]) -> float:
     return 1.0 if states is not None and not states(" ".join(texts)) else 0.0
 
 
+def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence[str]) -> float:
+    """1.0 when the question asks for a fact of a definite form (`missing_fact`) about names
+    the documents name, and no passage of the context that states such a fact mentions them
+    all: its figures are about something else. "Hur mycket kostade instruktörsutbildningen i
+    Mental Health First Aid?": a passage names the training, the passages with sums do not.
+
+    Args:
+        question: The question as typed.
+        chunks: The context.
+        named: The question's names that a document the asker may read has as a word
+            (`names_word`); a name found only inside another word ("vgr" in "avgränsning")
+            gives no evidence either way. An English question has no names (`question_names`).
+    """
+    states = _asked_fact(question)
+    if states is None or is_english(question):
+        return 0.0
+    phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
+    phrases = [phrase for phrase in phrases if phrase]
+    if not phrases:
+        return 0.0
+    # A document's figures are about its publisher when they name no one else: RSS Dalarna's
+    # "Regionen 7 790 015 kr" is Region Dalarna's.
+    stating = [f"{chunk_words(c)} {_fold(c.publisher)}" for c in chunks if states(c.text)]
+    # Each name in some passage that states a fact (a question comparing two regions finds
+    # each one's figure in its own passage), by one of its words: a section on "Cosmic Link"
+    # may call it "Link".
+    found = all(
+        any(mentions(n, words) for n in phrase for words in stating) for phrase in phrases
+    )
+    return 0.0 if found else 1.0
+
+
+def _name_phrases(question: str) -> list[list[str]]:
+    """The names of a question (`specific_terms`) as written together: "Hur mycket kostar
+    Cosmic Link i Region Dalarna?" -> [["cosmic", "link"], ["region", "dalarna"]]."""
+    phrases: list[list[str]] = []
+    previous = -2
+    words = re.findall(r"[A-Za-zÅÄÖåäöé][\wåäöÅÄÖé-]*", question)
+    for i, word in enumerate(words):
+        if i > 0 and word[0].isupper() and word.lower() not in _ENGLISH_WORDS and len(word) > 2:
+            if i == previous + 1:
+                phrases[-1].append(word.lower())
+            else:
+                phrases.append([word.lower()])
+            previous = i
+    return phrases
+
+
+def names_word(name: str, folded: str) -> bool:
+    """Whether a word of a folded text (`chunk_words`) starts with the name, or with the name
+    less a genitive s ("dalarnas" -> "dalarna")."""
+    name = _fold(name)
+    forms = [name, name[:-1]] if len(name) > 4 and name.endswith("s") else [name]
+    return any(re.search(r"\b" + re.escape(form), folded) for form in forms)
+
+
 def _asked_fact(question: str) -> Callable[[str], bool] | None:
     """Whether a text states the fact of definite form the question asks for (`_ASKED_FACTS`);
     None when the question asks for no such fact."""
@@ -518,6 +574,7 @@ class ExtractiveAnswerer:
         dense_scores: dict[str, float] | None = None,
         query_vector: Sequence[float] | None = None,
         unknown_names: Sequence[str] = (),
+        named: Sequence[str] = (),
     ) -> Selection:
         """Choose the sentences that answer ``question`` and compute refusal features.
 
@@ -530,6 +587,8 @@ class ExtractiveAnswerer:
             query_vector: The question's embedding, to compare with sentence embeddings.
             unknown_names: The question's names that no document the asker may read mentions
                 (`Pipeline.unknown_names`).
+            named: The question's names that a document the asker may read has as a word
+                (`Pipeline.named`).
 
         Returns:
             The selected sentences, best first, and the features for the refusal model.
@@ -544,6 +603,10 @@ class ExtractiveAnswerer:
         chosen = self._choose(scored, types, focus or question) if scored else []
         # The question asks for a sum, a number or a date that no passage states.
         features["missing_fact"] = missing_fact(focus or question, [p.chunk.text for p in passages])
+        # ... or states it only in passages about something other than the names asked about.
+        features["fact_not_about_names"] = fact_not_about_names(
+            focus or question, [p.chunk for p in passages], named
+        )
         return Selection(chosen, features)
 
     def passage_scores(

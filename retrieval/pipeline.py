@@ -31,6 +31,7 @@ from retrieval.extractive import (
     chunk_words,
     has_content,
     mentions,
+    names_word,
     question_names,
 )
 from retrieval.followup import rewrite_followup
@@ -328,7 +329,7 @@ class Pipeline:
             result = rerank_by_sentences(result, best, self.settings.sentence_rerank_k, question)
         allowed = retriever.allowed_chunk_ids(filters)
         unknown = self.unknown_names(question, allowed, filters.groups if filters else ())
-        result = replace(result, unknown_names=unknown)
+        result = replace(result, unknown_names=unknown, named=self.named(question, allowed))
         passages = fit_context(
             result.passages,
             self.settings.context_chars,
@@ -350,6 +351,12 @@ class Pipeline:
             return ()
         words = [w for cid, w in self._words.items() if allowed is None or cid in allowed]
         return tuple(n for n in names if not any(mentions(n, w) for w in words))
+
+    def named(self, question: str, allowed: set[str] | None = None) -> tuple[str, ...]:
+        """The names of a Swedish question (`question_names`) that a chunk the filters allow
+        has as a word (`names_word`): "Hur mycket får Mora kommun?" -> ("mora",)."""
+        words = [w for cid, w in self._words.items() if allowed is None or cid in allowed]
+        return tuple(n for n in question_names(question) if any(names_word(n, w) for w in words))
 
     def ask(
         self,
@@ -587,4 +594,5 @@ class Pipeline:
             dense_scores=result.dense,
             query_vector=result.query_vector,
             unknown_names=result.unknown_names,
+            named=result.named,
         )

@@ -32,6 +32,8 @@ class SearchResult:
     parts: tuple[PartResult, ...] = ()
     # The question's names that no allowed document mentions (`Pipeline.unknown_names`).
     unknown_names: tuple[str, ...] = ()
+    # The question's names that an allowed document has as a word (`Pipeline.named`).
+    named: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,10 +25,12 @@ from retrieval.extractive import (
     candidate_texts,
     chunk_words,
     embedding_texts,
+    fact_not_about_names,
     has_content,
     is_english,
     mentions,
     missing_fact,
+    names_word,
     question_names,
     repeats,
     specific_terms,
@@ -668,6 +670,79 @@ def test_a_sum_no_passage_states_refuses_by_rule(answerer: ExtractiveAnswerer) -
         question, passages(ANDAMAL, SKANE), query_vector=NEUTRAL_QUERY
     ).features
     assert features["missing_fact"] == 0.0
+
+
+def _publication(chunk_id: str, text: str, publisher: str = "RSS Dalarna") -> Chunk:
+    return text_chunk(chunk_id, text, title="Överenskommelse 2025", publisher=publisher)
+
+
+FOLKBUDGET = _publication("budget", "Stärkt suicidpreventivt arbete: Regionen 7 790 015 kr.")
+PLATSER = _publication("platser", "Platser till länsdialogen fördelas på Mora, Leksand och Falun.")
+MFHA = _publication("mhfa", "Instruktörer i Mental Health First Aid utbildades under 2024.")
+LINK = _publication("link", "Förutsättningar Link: Fjärraccess, totalt 363 280 kr/år.")
+
+
+@pytest.mark.parametrize(
+    ("question", "context", "named", "refused"),
+    [
+        # Mora is named in the context, but no passage with a sum is about Mora.
+        ("Hur mycket får Mora kommun 2025?", [FOLKBUDGET, PLATSER], ["mora"], True),
+        (
+            "Hur mycket kostade utbildningen i Mental Health First Aid?",
+            [FOLKBUDGET, MFHA],
+            ["mental", "health", "first", "aid"],
+            True,
+        ),
+        # The publisher's figures are its own: RSS Dalarna's "Regionen" is Region Dalarna.
+        (
+            "Hur mycket fick Region Dalarna 2025?",
+            [FOLKBUDGET, PLATSER],
+            ["region", "dalarna"],
+            False,
+        ),
+        # One word of a name is enough: the section on Cosmic Link calls it "Link".
+        ("Vad kostar fjärråtkomsten till Cosmic Link?", [LINK, PLATSER], ["cosmic", "link"], False),
+        # Each name in a passage of its own: a comparison of two places.
+        (
+            "Hur mycket fick Mora jämfört med Dalarna?",
+            [FOLKBUDGET, _publication("mora", "Mora: 200 000 kr.")],
+            ["mora", "dalarna"],
+            False,
+        ),
+        # A name no document has as a word gives no evidence: "vgr" only inside "avgränsning".
+        ("Hur mycket får kunskapsstyrningen i VGR:s budget?", [FOLKBUDGET, PLATSER], [], False),
+        # No sum asked for, or an English question (its capitals are often English words).
+        (
+            "Vem utbildar instruktörer i Mental Health First Aid?",
+            [FOLKBUDGET, MFHA],
+            ["mental", "health", "first", "aid"],
+            False,
+        ),
+        ("How much did Mora get in 2025?", [FOLKBUDGET, PLATSER], ["mora"], False),
+    ],
+)
+def test_a_fact_the_context_states_only_about_other_names_refuses_by_rule(
+    question: str, context: list[Chunk], named: list[str], refused: bool
+) -> None:
+    assert fact_not_about_names(question, context, named) == (1.0 if refused else 0.0)
+
+
+def test_a_name_counts_as_a_word_of_the_documents_only_at_the_start_of_a_word() -> None:
+    assert names_word("Mora", "platser i mora och falun")
+    assert names_word("dalarnas", "region dalarna")  # the genitive s dropped
+    assert not names_word("vgr", "avgränsning mot kontakter")
+
+
+def test_the_rule_reads_the_names_the_pipeline_found_as_words(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    question = "Hur mycket får Mora kommun 2025?"
+    context = passages(FOLKBUDGET, PLATSER)
+    named = answerer.select(question, context, query_vector=NEUTRAL_QUERY, named=("mora",))
+    assert named.features["fact_not_about_names"] == 1.0
+    assert ruled_out(named.features)
+    unnamed = answerer.select(question, context, query_vector=NEUTRAL_QUERY)
+    assert unnamed.features["fact_not_about_names"] == 0.0
 
 
 # -- how many sentences an answer keeps --------------------------------------------------------
