@@ -25,7 +25,7 @@ from retrieval.sentence_model import (
     coverage,
     feature_matrix,
 )
-from retrieval.swedish import STOPWORDS, tokenize
+from retrieval.swedish import NGRAM_PREFIX, STOPWORDS, tokenize
 
 Analyser = Callable[[str], list[str]]
 TermWeight = Callable[[str], float]
@@ -876,7 +876,33 @@ class ExtractiveAnswerer:
             "missing_year": _missing_share(years, answering),
             "type_fit_best": _type_fit(types, scored[0].sentence.text) if scored else -1.0,
             "english": 1.0 if is_english(question) else 0.0,
+            "no_question_word": self._no_question_word(question, query, passages),
         }
+
+    def _no_question_word(
+        self, question: str, query: dict[str, float], passages: Sequence[Passage]
+    ) -> float:
+        """1.0 when a Swedish question has two or more words besides its names, figures and
+        stop words, and no passage of the context (text, headings, title) holds any of them:
+        "Vad blir det för väder i Falun i helgen?" finds passages about Falun, none about the
+        weather. An English question's words are looked for in Swedish passages: it is left
+        to the refusal score."""
+        if is_english(question):
+            return 0.0
+        names = {t for term in specific_terms(question) for t in self._analyse(term)}
+        words = {
+            t
+            for t in query
+            if len(t) > 2 and not t.startswith(NGRAM_PREFIX) and not t.isdigit() and t not in names
+        }
+        if len(words) < 2:
+            return 0.0
+        for p in passages:
+            chunk = p.chunk
+            text = f"{chunk.title} {' '.join(chunk.heading_path)} {chunk.text}"
+            if words & set(self._analyse(text)):
+                return 0.0
+        return 1.0
 
 
 def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:

@@ -745,6 +745,27 @@ def test_the_rule_reads_the_names_the_pipeline_found_as_words(
     assert unnamed.features["fact_not_about_names"] == 0.0
 
 
+@pytest.mark.parametrize(
+    ("question", "refused"),
+    [
+        # Mora is in the context; the weather and the weekend are not.
+        ("Vad blir det för väder i Mora i helgen?", True),
+        ("Hur fördelas platserna till länsdialogen?", False),
+        # One word besides the names is too little to judge by; English is left to the score.
+        ("Vad gäller för Mora?", False),
+        ("What will the weather be like in Mora this weekend?", False),
+    ],
+)
+def test_a_question_none_of_whose_words_the_context_holds_refuses_by_rule(
+    answerer: ExtractiveAnswerer, question: str, refused: bool
+) -> None:
+    features = answerer.select(
+        question, passages(FOLKBUDGET, PLATSER), query_vector=NEUTRAL_QUERY
+    ).features
+    assert features["no_question_word"] == (1.0 if refused else 0.0)
+    assert ruled_out(features) == refused
+
+
 # -- how many sentences an answer keeps --------------------------------------------------------
 
 

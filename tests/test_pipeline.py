@@ -222,6 +222,9 @@ def test_compound_questions_can_be_kept_whole(pipeline_settings: Settings) -> No
         "How much did Region Dalarna get for suicide prevention in 2019?",
         # Gagnef is in the documents, but none of their sums is Gagnef's.
         "Hur mycket pengar fick Gagnef kommun för suicidprevention 2025?",
+        # Passages about Borlänge and Falun are found, none about the weather or parking.
+        "Vad blir det för väder i Borlänge på söndag?",
+        "Var kan man parkera vid sjukhuset i Falun?",
     ],
 )
 def test_a_question_the_documents_do_not_answer_is_refused(
