@@ -759,9 +759,7 @@ def test_the_rule_reads_the_names_the_pipeline_found_as_words(
 def test_a_question_none_of_whose_words_the_context_holds_refuses_by_rule(
     answerer: ExtractiveAnswerer, question: str, refused: bool
 ) -> None:
-    features = answerer.select(
-        question, passages(FOLKBUDGET, PLATSER), query_vector=NEUTRAL_QUERY
-    ).features
+    features = select(answerer, question, [FOLKBUDGET, PLATSER]).features
     assert features["no_question_word"] == (1.0 if refused else 0.0)
     assert ruled_out(features) == refused
 
