@@ -313,10 +313,11 @@ def missing_fact(question: str, texts: Sequence[str]) -> float:
 
 
 def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence[str]) -> float:
-    """1.0 when the question asks for a fact of a definite form (`missing_fact`) about names
-    the documents name, and no passage of the context that states such a fact mentions them
-    all: its figures are about something else. "Hur mycket kostade instruktörsutbildningen i
-    Mental Health First Aid?": a passage names the training, the passages with sums do not.
+    """1.0 when the question asks for a fact of a definite form (`missing_fact`) about a name
+    the documents name, and no passage of the context that states such a fact mentions that
+    name by any of its words: its figures are about something else. "Hur mycket kostade
+    instruktörsutbildningen i Mental Health First Aid?": a passage names the training, the
+    passages with sums do not.
 
     Args:
         question: The question as typed.
@@ -338,15 +339,14 @@ def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence
     # Each name in some passage that states a fact (a question comparing two regions finds
     # each one's figure in its own passage), by one of its words: a section on "Cosmic Link"
     # may call it "Link".
-    found = all(
-        any(mentions(n, words) for n in phrase for words in stating) for phrase in phrases
-    )
+    found = all(any(mentions(n, words) for n in phrase for words in stating) for phrase in phrases)
     return 0.0 if found else 1.0
 
 
 def _name_phrases(question: str) -> list[list[str]]:
-    """The names of a question (`specific_terms`) as written together: "Hur mycket kostar
-    Cosmic Link i Region Dalarna?" -> [["cosmic", "link"], ["region", "dalarna"]]."""
+    """The capitalised words of a question after its first (its names, lower-cased), as
+    written together: "Hur mycket kostar Cosmic Link i Region Dalarna?" -> [["cosmic",
+    "link"], ["region", "dalarna"]]. Common English words ("What", "How") are not names."""
     phrases: list[list[str]] = []
     previous = -2
     words = re.findall(r"[A-Za-zÅÄÖåäöé][\wåäöÅÄÖé-]*", question)
@@ -380,11 +380,7 @@ def _asked_fact(question: str) -> Callable[[str], bool] | None:
 def specific_terms(question: str) -> list[str]:
     """Figures and proper names of a question: an answer must be about exactly these."""
     terms = [re.sub(r"\s", "", n) for n in re.findall(r"\d[\d ]*\d|\d", question)]
-    words = re.findall(r"[A-Za-zÅÄÖåäöé][\wåäöÅÄÖé-]*", question)
-    for i, word in enumerate(words):
-        if i > 0 and word[0].isupper() and word.lower() not in _ENGLISH_WORDS and len(word) > 2:
-            terms.append(word.lower())
-    return terms
+    return terms + [word for phrase in _name_phrases(question) for word in phrase]
 
 
 def question_names(question: str) -> list[str]:
