@@ -820,9 +820,13 @@ class ExtractiveAnswerer:
         return out
 
     def _from_lead_in(self, best: ScoredSentence) -> ScoredSentence:
-        """The lead-in ("... följande villkor:") of the list a best item or row belongs to, in
-        its place, when the item is among the first ``max_list_items`` of the list; otherwise
-        the item itself."""
+        """The line that leads in the list a best item or row belongs to, in its place, when the
+        item is among the first ``max_list_items`` of the list; otherwise the item itself.
+
+        The lead-in is the line just before the items: a sentence ending in a colon ("...
+        följande villkor:"), or a title or sentence without one ("Arbetsgrupp MiniMaria",
+        "2. Redovisade insatser ... (totalt 7 605 166 kr)"), as slides and reports introduce
+        lists. Only a question that asks for a list gets here."""
         if best.sentence.kind not in {"item", "row"}:
             return best
         siblings = split_candidates(best.sentence.passage)
@@ -833,7 +837,7 @@ class ExtractiveAnswerer:
             line -= 1
             position += 1
         lead = by_line.get(line - 1)
-        if lead is None or not lead.text.endswith(":") or position >= self._max_list_items:
+        if lead is None or position >= self._max_list_items:
             return best
         return ScoredSentence(lead, best.score, best.coverage, best.similarity)
 

@@ -274,6 +274,35 @@ def test_a_list_lead_in_brings_the_items_after_it(answerer: ExtractiveAnswerer) 
     assert all(item.score == pytest.approx(lead.score) for item in items)
 
 
+def test_a_list_asked_for_is_answered_from_its_title_when_no_colon_leads_it_in(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # The best match is the third item; the list under its title is the answer, from the title.
+    slide = make_chunk(
+        "slide",
+        "Arbetsgrupp MiniMaria\n"
+        "- Primärvård\n"
+        "- Ungdomsmottagning\n"
+        "- Barn- och ungdomspsykiatri (BUP)\n"
+        "Mötena hålls varje månad.",
+    )
+    question = "Vilka verksamheter sitter med, till exempel barn- och ungdomspsykiatrin?"
+    assert "list" in answer_types(question)
+    selection = select(answerer, question, [slide])
+    assert texts(selection)[:4] == [
+        "Arbetsgrupp MiniMaria",
+        "Primärvård",
+        "Ungdomsmottagning",
+        "Barn- och ungdomspsykiatri (BUP)",
+    ]
+    assert [s.sentence.kind for s in selection.sentences][:4] == [
+        "heading",
+        "item",
+        "item",
+        "item",
+    ]
+
+
 def test_a_lead_in_that_is_not_the_best_sentence_still_brings_its_items(
     answerer: ExtractiveAnswerer,
 ) -> None:
