@@ -850,9 +850,12 @@ class ExtractiveAnswerer:
         dense_scores: dict[str, float] | None,
     ) -> dict[str, float]:
         top = list(passages[:3])
-        context_terms: set[str] = set()
-        for p in top:
-            context_terms |= set(self._analyse(p.chunk.text + " " + " ".join(p.chunk.heading_path)))
+        # Each passage's terms (text and headings), analysed once for the features below.
+        passage_terms = [
+            set(self._analyse(p.chunk.text + " " + " ".join(p.chunk.heading_path)))
+            for p in passages
+        ]
+        context_terms: set[str] = set().union(*passage_terms[:3])
         specific = specific_terms(question)
         years = [t for t in specific if YEAR.fullmatch(t)]
         best_chunk = scored[0].sentence.passage.chunk if scored else None
@@ -876,17 +879,21 @@ class ExtractiveAnswerer:
             "missing_year": _missing_share(years, answering),
             "type_fit_best": _type_fit(types, scored[0].sentence.text) if scored else -1.0,
             "english": 1.0 if is_english(question) else 0.0,
-            "no_question_word": self._no_question_word(question, query, passages),
+            "no_question_word": self._no_question_word(question, query, passages, passage_terms),
         }
 
     def _no_question_word(
-        self, question: str, query: dict[str, float], passages: Sequence[Passage]
+        self,
+        question: str,
+        query: dict[str, float],
+        passages: Sequence[Passage],
+        passage_terms: Sequence[set[str]],
     ) -> float:
         """1.0 when a Swedish question has two or more words besides its names, figures and
         stop words, and no passage of the context (text, headings, title) holds any of them:
         "Vad blir det för väder i Falun i helgen?" finds passages about Falun, none about the
         weather. An English question's words are looked for in Swedish passages: it is left
-        to the refusal score."""
+        to the refusal score. ``passage_terms`` are each passage's analysed text and headings."""
         if is_english(question):
             return 0.0
         names = {t for term in specific_terms(question) for t in self._analyse(term)}
@@ -897,10 +904,8 @@ class ExtractiveAnswerer:
         }
         if len(words) < 2:
             return 0.0
-        for p in passages:
-            chunk = p.chunk
-            text = f"{chunk.title} {' '.join(chunk.heading_path)} {chunk.text}"
-            if words & set(self._analyse(text)):
+        for p, terms in zip(passages, passage_terms, strict=True):
+            if words & terms or words & set(self._analyse(p.chunk.title)):
                 return 0.0
         return 1.0
 

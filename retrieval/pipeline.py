@@ -349,14 +349,19 @@ class Pipeline:
         names = [n for n in question_names(question) if n not in acronyms]
         if not names:
             return ()
-        words = [w for cid, w in self._words.items() if allowed is None or cid in allowed]
+        words = self._allowed_words(allowed)
         return tuple(n for n in names if not any(mentions(n, w) for w in words))
 
     def named(self, question: str, allowed: set[str] | None = None) -> tuple[str, ...]:
         """The names of a Swedish question (`question_names`) that a chunk the filters allow
         has as a word (`names_word`): "Hur mycket får Mora kommun?" -> ("mora",)."""
-        words = [w for cid, w in self._words.items() if allowed is None or cid in allowed]
+        words = self._allowed_words(allowed)
         return tuple(n for n in question_names(question) if any(names_word(n, w) for w in words))
+
+    def _allowed_words(self, allowed: set[str] | None) -> list[str]:
+        """The words (`chunk_words`) of the chunks the filters allow; all when ``allowed`` is
+        None."""
+        return [w for cid, w in self._words.items() if allowed is None or cid in allowed]
 
     def ask(
         self,
