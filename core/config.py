@@ -57,8 +57,9 @@ class Settings(BaseSettings):
     # Candidate sentences are ranked by the sentence model fitted on the calibration questions
     # (retrieval/calibration/sentences.json); off, by the prior hand-set weights.
     fitted_sentence_model: bool = True
-    # A question that asks for a sum, a number, a date, a duration or a contact gets the best
-    # sentence stating one in its answer when the chosen sentences state none.
+    # A question that asks for a sum, a number, a date, a duration, a contact, a person, an
+    # address, a day or a time gets the best sentence stating one in its answer when the chosen
+    # sentences state none.
     answer_with_asked_fact: bool = True
     # A sentence's similarity to the question is this share the sentence read under its section
     # headings ("Samsjuklighetsreformen: Stegvis genomförande under 5 år") and the rest the

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.types import YEAR, Chunk, Passage
+from retrieval.asked_kinds import asked_kinds
 from retrieval.english import with_swedish_terms
 from retrieval.instructions import instructs
 from retrieval.sentence_model import (
@@ -719,13 +720,24 @@ class ExtractiveAnswerer:
         "Hur mycket pengar om året räknar regeringen med ...?" must be answered with a sum; the
         sentence that best matches the question's words often describes the fund without its
         sum, which a table row or the next paragraph gives. When no candidate of the context
-        states such a fact, the answerer refuses anyway (`missing_fact` as a refusal rule)."""
-        states = _asked_fact(question) if self.with_asked_fact else None
-        if states is None or states(" ".join(c.sentence.text for c in chosen)):
+        states such a fact, the answerer refuses anyway (`missing_fact` as a refusal rule).
+
+        The same holds for a person, an address, a day or a time asked for
+        (`retrieval.asked_kinds`: "Vem leder arbetsgruppen?" is answered by a sentence naming
+        someone). For these a short line counts too: a signature ("Olivia Wigzell
+        Generaldirektör") or an address line is written as one."""
+        if not self.with_asked_fact:
             return chosen
-        for cand in scored:  # best first
-            if cand.sentence.kind != "heading" and states(cand.sentence.text):
-                return [chosen[0], cand, *chosen[1:]]
+        states = _asked_fact(question)
+        asked = [(states, False)] if states is not None else []
+        asked += [(kind.states, True) for kind in asked_kinds(question)]
+        for states, short_lines in asked:
+            if states(" ".join(c.sentence.text for c in chosen)):
+                continue
+            for cand in scored:  # best first
+                if (short_lines or cand.sentence.kind != "heading") and states(cand.sentence.text):
+                    chosen = [chosen[0], cand, *chosen[1:]]
+                    break
         return chosen
 
     def _choose(

@@ -854,6 +854,55 @@ def test_a_sum_asked_for_joins_the_answer_from_a_sentence_far_under_the_best(
     assert sum_row.sentence.text not in chosen
 
 
+def test_a_person_asked_for_joins_the_answer_even_from_a_signature_line(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    best_passage, other_passage = passages(SKANE, ANDAMAL)
+    about = ScoredSentence(
+        Sentence(best_passage, "Delrapporten beskriver arbetet med uppdraget.", 0, "text"),
+        2.0,
+        0.5,
+    )
+    near = ScoredSentence(
+        Sentence(best_passage, "Arbetet sker i samverkan med SiS.", 1, "text"), 1.8, 0.5
+    )
+    signature = ScoredSentence(
+        Sentence(other_passage, "Olivia Wigzell Generaldirektör", 9, "heading"), -4.0, 0.0
+    )
+    scored = [about, near, signature]
+
+    def chosen(question: str) -> list[str]:
+        return [s.sentence.text for s in answerer._choose(scored, answer_types(question), question)]
+
+    # A title line is never chosen for its score, but it is the only one naming a person.
+    assert chosen("Vem undertecknade delrapporten?")[:3] == [
+        about.sentence.text,
+        signature.sentence.text,
+        near.sentence.text,
+    ]
+    assert signature.sentence.text not in chosen("Vad beskriver delrapporten?")
+    # A chosen sentence that already names someone is enough.
+    named = ScoredSentence(
+        Sentence(best_passage, "Projektledare är Pär Alexandersson.", 2, "text"), 1.9, 0.5
+    )
+    question = "Vem leder arbetet?"
+    answer = answerer._choose([about, named, near, signature], answer_types(question), question)
+    assert signature.sentence.text not in [s.sentence.text for s in answer]
+
+
+def test_a_day_asked_for_is_not_answered_by_a_year_alone(answerer: ExtractiveAnswerer) -> None:
+    first, second = passages(VILLKOR, ANDAMAL)
+    about = ScoredSentence(
+        Sentence(first, "Utlysningen avsåg statsbidrag för 2021 och 2022.", 0, "text"), 2.0, 0.5
+    )
+    deadline = ScoredSentence(
+        Sentence(second, "Ansökan skulle vara inne senast den 20 april 2020.", 3, "text"), -2.0, 0.1
+    )
+    question = "Vilket datum gick ansökningstiden ut?"
+    chosen = answerer._choose([about, deadline], answer_types(question), question)
+    assert [s.sentence.text for s in chosen] == [about.sentence.text, deadline.sentence.text]
+
+
 @pytest.mark.parametrize(
     ("text", "other", "repeat"),
     [

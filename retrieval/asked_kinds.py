@@ -1,0 +1,124 @@
+"""What an answer must name besides a figure: a person, an address to write to, a day, a time.
+
+"Vem leder arbetsgruppen?" is answered by a sentence that names a person, "Vart skickas
+ansökan?" by one with an e-mail address, "Vilket datum ...?" by one with a day. The extractive
+answerer makes sure its answer holds such a sentence (`ExtractiveAnswerer._with_asked_fact`);
+the sums, numbers and durations a question asks for are read in `retrieval.extractive`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+FIRST_NAMES_PATH = Path(__file__).parent / "first_names.txt"
+
+_MONTHS = (
+    r"(?:jan(?:uari)?|feb(?:ruari)?|mars?|apr(?:il)?|maj|juni?|juli?|aug(?:usti)?|"
+    r"sept?(?:ember)?|okt(?:ober)?|nov(?:ember)?|dec(?:ember)?|january|february|march|"
+    r"may|june|july|august|october)"
+)
+# A day: "20 april 2020", "1 mars", "2024-06-12", and the compact "220923" (yymmdd) or
+# "20210430" (yyyymmdd) that minutes and slides use.
+_DAY = re.compile(
+    rf"\b\d{{1,2}}\s+{_MONTHS}\b|\b(?:19|20)\d{{2}}-[01]\d-[0-3]\d\b"
+    r"|\b\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b"
+    r"|\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b",
+    re.IGNORECASE,
+)
+# A time finer than a year: a month or a season ("i september 2023", "hösten 2024"). Month
+# names in full: the English "may" is mostly a verb.
+_MONTH_OR_SEASON = re.compile(
+    r"\b(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|"
+    r"december|january|february|march|june|july|august|october|våren|hösten|sommaren|vintern|"
+    r"årsskiftet|spring|autumn|summer|winter)\b",
+    re.IGNORECASE,
+)
+_EMAIL = re.compile(r"\b[\w.-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\b")
+_CAPITALISED = re.compile(r"[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?")
+_EMAIL_NAME = re.compile(r"\b([a-zåäöé]+)(?:\.[a-zåäöé]+)+@", re.IGNORECASE)
+
+_ASKS_PERSON = re.compile(
+    r"\b(vem|vems|vilka personer|vilken person|kontaktperson\w*|who|whom|whose)\b"
+    r"|\bvilka (?:\w+ ){0,2}kontakta\b",
+    re.IGNORECASE,
+)
+_ASKS_ADDRESS = re.compile(
+    r"\b(vart (?:ska|skall|skickas|skickar|skicka|vänder)|e-post\w*|e-?mail|mejl\w*|"
+    r"mailadress\w*|adress\w*|kontakta|contact|send)\b",
+    re.IGNORECASE,
+)
+_ASKS_DAY = re.compile(
+    r"\b(vilket datum|vilken dag|datum\w*|what date|which date|which day|deadline|sista dag\w*)\b",
+    re.IGNORECASE,
+)
+# "När" asks when only where it opens a question or a clause of one ("Var och när hålls ...?");
+# elsewhere it is as often a conjunction ("... när den enskilde har behov").
+_ASKS_WHEN = re.compile(r"(?:^|[,;]\s*|\boch\s+|\band\s+)(när|when)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class AskedKind:
+    """A kind of fact a question asks for, and whether a sentence states one."""
+
+    name: str  # "person" | "address" | "day" | "time"
+    states: Callable[[str], bool]
+
+
+@functools.cache
+def first_names(path: Path = FIRST_NAMES_PATH) -> frozenset[str]:
+    """The first names of ``path`` (words after '#' on a line are a comment)."""
+    words: set[str] = set()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        words.update(line.split("#", 1)[0].split())
+    return frozenset(words)
+
+
+def names_person(text: str) -> bool:
+    """Whether a text names a person: a known first name followed by a capitalised surname
+    ("Projektledare Carina Wadås", "Olivia Wigzell Generaldirektör"), or an e-mail address
+    made of a first name and a surname ("alma.haracic@socialstyrelsen.se").
+
+    "Mini Maria- uppstart" and "Region Dalarna" name nobody."""
+    names = first_names()
+    words = list(_CAPITALISED.finditer(text))
+    for word, after in zip(words, words[1:], strict=False):
+        adjacent = after.start() == word.end() + 1 and text[word.end()] == " "
+        if adjacent and word.group().split("-")[0] in names and len(after.group()) > 2:
+            return True
+    return any(m.group(1).capitalize() in names for m in _EMAIL_NAME.finditer(text))
+
+
+def states_address(text: str) -> bool:
+    """Whether a text holds an e-mail address or a phone number."""
+    return bool(_EMAIL.search(text) or _PHONE.search(text))
+
+
+def states_day(text: str) -> bool:
+    """Whether a text names a day ("20 april 2020", "2024-06-12", "220923")."""
+    return bool(_DAY.search(text))
+
+
+def states_time(text: str) -> bool:
+    """Whether a text names a time finer than a year: a day, a month or a season."""
+    return bool(_DAY.search(text) or _MONTH_OR_SEASON.search(text))
+
+
+def asked_kinds(question: str) -> list[AskedKind]:
+    """The kinds of fact of this module a question asks for, in this order: a person ("Vem
+    ...?", "Vilka kan jag kontakta?"), else an address ("Vart ska ansökan skickas?"); a day
+    ("Vilket datum ...?"), else a time ("När beslutade ...?")."""
+    kinds: list[AskedKind] = []
+    if _ASKS_PERSON.search(question):
+        kinds.append(AskedKind("person", names_person))
+    elif _ASKS_ADDRESS.search(question):
+        kinds.append(AskedKind("address", states_address))
+    if _ASKS_DAY.search(question):
+        kinds.append(AskedKind("day", states_day))
+    elif _ASKS_WHEN.search(question):
+        kinds.append(AskedKind("time", states_time))
+    return kinds
