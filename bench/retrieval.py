@@ -67,6 +67,7 @@ TECHNIQUES: tuple[tuple[str, str], ...] = (
     ("rerank_by_sentences", "meningsomrankning"),
     ("fitted_sentence_model", "inlärd meningsmodell"),
     ("answer_with_asked_fact", "mening med efterfrågad uppgift"),
+    ("answer_whole_lists", "hela listor"),
 )
 
 

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     # address, a day or a time gets the best sentence stating one in its answer when the chosen
     # sentences state none.
     answer_with_asked_fact: bool = True
+    # An answer that chose two or more items of one list shows the whole list, from its lead-in.
+    answer_whole_lists: bool = True
     # A sentence's similarity to the question is this share the sentence read under its section
     # headings ("Samsjuklighetsreformen: Stegvis genomförande under 5 år") and the rest the
     # sentence alone.

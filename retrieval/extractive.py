@@ -491,6 +491,23 @@ def split_candidates(passage: Passage) -> list[Sentence]:
     return [Sentence(passage, u.text, u.line, u.kind) for u in candidate_texts(passage.chunk)]
 
 
+def _item_runs(siblings: Sequence[Sentence]) -> list[list[int]]:
+    """The lists of a passage's candidates: runs of two or more list items on consecutive
+    lines, as indexes into ``siblings``."""
+    runs: list[list[int]] = []
+    run: list[int] = []
+    for i, sentence in enumerate(siblings):
+        if sentence.kind == "item" and run and siblings[run[-1]].line == sentence.line - 1:
+            run.append(i)
+            continue
+        if len(run) > 1:
+            runs.append(run)
+        run = [i] if sentence.kind == "item" else []
+    if len(run) > 1:
+        runs.append(run)
+    return runs
+
+
 # How much holding, or not holding, the kind of fact asked for adds to `_type_fit`.
 _TYPE_FIT = {
     "amount": (0.5, -0.4),
@@ -531,6 +548,7 @@ class ExtractiveAnswerer:
         english_terms: Mapping[str, tuple[str, ...]] | None = None,
         model: SentenceModel | None = None,
         with_asked_fact: bool = True,
+        whole_lists: bool = True,
     ) -> None:
         self._analyse = analyse
         # How candidate sentences are scored (`retrieval.sentence_model`): fitted on the
@@ -562,6 +580,8 @@ class ExtractiveAnswerer:
         self.heading_weight = heading_weight
         # A sentence stating the fact asked for joins an answer without one (`_with_asked_fact`).
         self.with_asked_fact = with_asked_fact
+        # Two chosen items of one list bring the rest of it (`_whole_lists`).
+        self.whole_lists = whole_lists
 
     def select(
         self,
@@ -756,7 +776,7 @@ class ExtractiveAnswerer:
                 continue
             chosen.append(cand)
         chosen = self._with_asked_fact(chosen, scored, question)
-        chosen = self._with_list_items(chosen, types)
+        chosen = self._whole_lists(self._with_list_items(chosen, types))
         follow = self._continuation(best, scored)
         if follow is not None and not repeats(
             follow.sentence.text, [c.sentence.text for c in chosen]
@@ -829,6 +849,42 @@ class ExtractiveAnswerer:
                     seen.append(sib.text)
             out.extend(items)
             expanded = expanded or bool(items)
+        return out
+
+    def _whole_lists(self, chosen: list[ScoredSentence]) -> list[ScoredSentence]:
+        """The answer with every item of a list two or more of its chosen sentences are items
+        of, and the line that leads the list in, placed before the first of them.
+
+        "Vad har pengarna för suicidprevention gått till under 2024?" matches several items of
+        the list of what the money went to; the items it matches less well belong to the
+        answer as much. A list longer than ``max_list_items`` is left as chosen."""
+        if not self.whole_lists:
+            return chosen
+        out = list(chosen)
+        passages = {id(c.sentence.passage): c.sentence.passage for c in chosen}
+        for passage in passages.values():
+            siblings = split_candidates(passage)
+            for run in _item_runs(siblings):
+                lines = {siblings[i].line for i in run}
+                members = [
+                    c
+                    for c in out
+                    if c.sentence.passage is passage
+                    and c.sentence.kind == "item"
+                    and c.sentence.line in lines
+                ]
+                if len(members) < 2 or len(run) > self._max_list_items:
+                    continue
+                lead = [run[0] - 1] if run[0] > 0 else []
+                have = [c.sentence.text for c in out]
+                first = members[0]
+                added = [
+                    ScoredSentence(siblings[i], first.score, first.coverage, first.similarity)
+                    for i in (*lead, *run)
+                    if not repeats(siblings[i].text, have)
+                ]
+                at = min(out.index(m) for m in members)
+                out[at:at] = added
         return out
 
     def _from_lead_in(self, best: ScoredSentence) -> ScoredSentence:

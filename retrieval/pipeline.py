@@ -169,6 +169,7 @@ class Pipeline:
             english_terms=load_terms() if settings.use_english_terms else None,
             model=None if settings.fitted_sentence_model else PRIOR,
             with_asked_fact=settings.answer_with_asked_fact,
+            whole_lists=settings.answer_whole_lists,
         )
 
     @classmethod

@@ -34,6 +34,7 @@ from retrieval.extractive import (
     question_names,
     repeats,
     specific_terms,
+    split_candidates,
     under_headings,
 )
 from retrieval.lexical import LexicalIndex
@@ -982,6 +983,39 @@ def test_an_item_is_not_moved_to_its_lead_in_when_no_list_is_asked_for(
     assert "list" not in answer_types(question)
     chosen = texts(select(answerer, question, [VILLKOR]))
     assert chosen[0] == "Utformningen av pilotverksamheten ska ha skett i samverkan med SiS"
+
+
+def test_two_chosen_items_of_a_list_bring_the_whole_list(answerer: ExtractiveAnswerer) -> None:
+    (villkor,) = passages(VILLKOR)
+    units = {s.text: s for s in split_candidates(villkor)}
+    lead = next(t for t in units if t.endswith("följande villkor:"))
+    first = ScoredSentence(units["Regionen ska ha stämt av sin ansökan med SiS"], 2.0, 0.5)
+    third = ScoredSentence(
+        units["Regionen ska ha tillräckligt med specificerad personal"], 1.9, 0.5
+    )
+    closing = ScoredSentence(units["Regionerna redovisar resultaten i en slutrapport."], 1.8, 0.5)
+    question = "Vad krävs av regionen?"
+    assert "list" not in answer_types(question)
+    chosen = [s.sentence.text for s in answerer._choose([first, third, closing], set(), question)]
+    # The lead-in and the item between them join, before the first chosen item.
+    assert chosen == [
+        lead,
+        "Utformningen av pilotverksamheten ska ha skett i samverkan med SiS",
+        first.sentence.text,
+        third.sentence.text,
+        closing.sentence.text,
+    ]
+    # One item alone stays alone, and the rule can be switched off.
+    chosen = [s.sentence.text for s in answerer._choose([first, closing], set(), question)]
+    assert "Utformningen av pilotverksamheten ska ha skett i samverkan med SiS" not in chosen
+    answerer.whole_lists = False
+    try:
+        chosen = [
+            s.sentence.text for s in answerer._choose([first, third, closing], set(), question)
+        ]
+    finally:
+        answerer.whole_lists = True
+    assert "Utformningen av pilotverksamheten ska ha skett i samverkan med SiS" not in chosen
 
 
 def test_a_sentence_instructing_a_model_is_never_a_candidate() -> None:
