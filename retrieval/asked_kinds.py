@@ -42,9 +42,17 @@ _PHONE = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\
 _CAPITALISED = re.compile(r"[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?")
 _EMAIL_NAME = re.compile(r"\b([a-zåäöé]+)(?:\.[a-zåäöé]+)+@", re.IGNORECASE)
 
+# A person is asked for by "vem" or "who", or by a role: "vilken chef", "which police
+# representative".
+_ROLES = (
+    r"chef\w*|\w*ledare\w*|ordförande\w*|handläggare\w*|\w*samordnare\w*|representant\w*|"
+    r"företrädare\w*|\w*direktör\w*|representatives?|managers?|leaders?|directors?|officers?|"
+    r"coordinators?|chair\w*|heads?"
+)
 _ASKS_PERSON = re.compile(
     r"\b(vem|vems|vilka personer|vilken person|kontaktperson\w*|who|whom|whose)\b"
-    r"|\bvilka (?:\w+ ){0,2}kontakta\b",
+    r"|\bvilka (?:\w+ ){0,2}kontakta\b"
+    rf"|\b(?:vilken|vilka|which|what)\s+(?:\w+\s+){{0,2}}?(?:{_ROLES})\b",
     re.IGNORECASE,
 )
 _ASKS_ADDRESS = re.compile(

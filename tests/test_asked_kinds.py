@@ -21,6 +21,9 @@ from retrieval.asked_kinds import (
         ("Vem på Socialstyrelsen kan jag kontakta om bilaga 2?", ["person"]),
         ("Vilka kan jag kontakta om det?", ["person"]),
         ("Who signed the foreword of the report?", ["person"]),
+        ("Och vilken chef är ytterst ansvarig?", ["person"]),
+        ("Which police representative can be co-opted to the group?", ["person"]),
+        ("Vilken projektledare har arbetet?", ["person"]),
         ("Vart ska kommunen skicka sin ansökan?", ["address"]),
         ("Vilken e-postadress har RSS Dalarna?", ["address"]),
         ("Vilket datum gick ansökningstiden ut?", ["day"]),
@@ -31,6 +34,7 @@ from retrieval.asked_kinds import (
         ("Vad gäller när den enskilde har behov av insatser från båda huvudmännen?", []),
         ("Hur mycket fick Region Dalarna 2025?", []),
         ("Vilka mål har den nationella strategin?", []),
+        ("Vilka regioner leder arbetet?", []),
     ],
 )
 def test_asked_kinds(question: str, kinds: list[str]) -> None:
