@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.types import YEAR, Chunk, Passage
+from core.types import YEAR_IN_TEXT, Chunk, Passage
 from retrieval.asked_kinds import asked_kinds
 from retrieval.english import with_swedish_terms
 from retrieval.instructions import instructs
@@ -925,7 +925,6 @@ class ExtractiveAnswerer:
         ]
         context_terms: set[str] = set().union(*passage_terms[:3])
         specific = specific_terms(question)
-        years = [t for t in specific if YEAR.fullmatch(t)]
         best_chunk = scored[0].sentence.passage.chunk if scored else None
         answering = [c for c in (passages[0].chunk if passages else None, best_chunk) if c]
         dense = dense_scores or {}
@@ -944,7 +943,7 @@ class ExtractiveAnswerer:
             "missing_specific_best": _missing_share(specific, [best_chunk] if best_chunk else []),
             # A year asked for that neither the best passage nor the passage of the best sentence
             # names (text, headings, title, date): the documents report other years.
-            "missing_year": _missing_share(years, answering),
+            "missing_year": _missing_year_share(asked_years(question), answering),
             "type_fit_best": _type_fit(types, scored[0].sentence.text) if scored else -1.0,
             "english": 1.0 if is_english(question) else 0.0,
             "no_question_word": self._no_question_word(question, query, passages, passage_terms),
@@ -976,6 +975,34 @@ class ExtractiveAnswerer:
             if words & terms or words & set(self._analyse(p.chunk.title)):
                 return 0.0
         return 1.0
+
+
+def asked_years(question: str) -> list[tuple[str, ...]]:
+    """The years a question asks about, each a tuple of the years that answer for it: a year
+    alone, or every year of a range ("pilotprojektet 2021–2025", "2023-24"), which names a
+    period a passage about any of its years is about."""
+    groups: list[tuple[str, ...]] = []
+    for match in _YEAR_RANGE.finditer(question):
+        first, end = int(match.group(1)), match.group(2)
+        last = int(end) if len(end) == 4 else int(match.group(1)[:2] + end)
+        # "2024-06-12" is a day, not the years 2024 to 2006.
+        years = range(first, last + 1) if first < last <= first + _MAX_RANGE_YEARS else [first]
+        groups.append(tuple(str(year) for year in years))
+    groups += [(year,) for year in YEAR_IN_TEXT.findall(_YEAR_RANGE.sub(" ", question))]
+    return groups
+
+
+_YEAR_RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[–-]\s*((?:19|20)?\d{2})\b")
+_MAX_RANGE_YEARS = 30
+
+
+def _missing_year_share(groups: Sequence[tuple[str, ...]], chunks: Sequence[Chunk]) -> float:
+    """Share of the years asked (`asked_years`) of which the chunks (title, date, headings,
+    text) name none."""
+    if not groups:
+        return 0.0
+    text = " ".join(chunk_words(c) for c in chunks)
+    return sum(1 for group in groups if not any(year in text for year in group)) / len(groups)
 
 
 def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:

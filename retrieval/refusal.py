@@ -37,9 +37,10 @@ SIGNS = {
 DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 # Features that refuse on their own, before the logistic score:
 # - missing_year: a year the question asks for that neither the best passage nor the passage of
-#   the best sentence names. The documents then report other years, and their figures must not
-#   answer for the asked one ("Hur mycket får Dalarna 2026?"). On the calibration questions it
-#   holds for 13 of 107 unanswerable and none of 204 answerable ones.
+#   the best sentence names (of a range, "2021–2025", none of its years:
+#   `retrieval.extractive.asked_years`). The documents then report other years, and their
+#   figures must not answer for the asked one ("Hur mycket får Dalarna 2026?"). On the
+#   calibration questions it holds for 13 of 107 unanswerable and none of 204 answerable ones.
 # - unknown_name: a name in a Swedish question that no document the asker may read mentions
 #   ("Hur mycket fick Region Uppsala?", "Vem vann Allsvenskan 2023?"). It holds for 12 of 107
 #   unanswerable calibration questions and none of the answerable ones.

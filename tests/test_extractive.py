@@ -22,6 +22,7 @@ from retrieval.extractive import (
     Sentence,
     Unit,
     answer_types,
+    asked_years,
     candidate_texts,
     chunk_words,
     embedding_texts,
@@ -375,6 +376,9 @@ def test_features_hold_every_refusal_feature(answerer: ExtractiveAnswerer) -> No
         ("Hur mycket statsbidrag får Region Skåne 2024?", 0.0),  # in the title's date
         ("Hur mycket statsbidrag får Region Skåne 2026?", 1.0),
         ("Fick Region Skåne statsbidrag 2024 och 2026?", 0.5),
+        # A range is a period: a passage about any of its years is about it.
+        ("Hur mycket statsbidrag får Region Skåne 2022–2025?", 0.0),
+        ("Hur mycket statsbidrag får Region Skåne 2026–2028?", 1.0),
     ],
 )
 def test_a_year_asked_is_looked_for_in_the_answering_passages(
@@ -382,6 +386,23 @@ def test_a_year_asked_is_looked_for_in_the_answering_passages(
 ) -> None:
     selection = answerer.select(question, passages(SKANE, VILLKOR), query_vector=NEUTRAL_QUERY)
     assert selection.features["missing_year"] == pytest.approx(missing)
+
+
+@pytest.mark.parametrize(
+    ("question", "years"),
+    [
+        ("Hur mycket fick Dalarna 2025?", [("2025",)]),
+        (
+            "Vilka grupper inrättas för pilotprojektet 2021–2025?",
+            [tuple(map(str, range(2021, 2026)))],
+        ),
+        ("Vad gäller för 2023-24 och för 2026?", [("2023", "2024"), ("2026",)]),
+        ("Vad hände den 2024-06-12?", [("2024",)]),
+        ("Vad är SIP?", []),
+    ],
+)
+def test_asked_years(question: str, years: list[tuple[str, ...]]) -> None:
+    assert asked_years(question) == years
 
 
 def test_features_without_passages(answerer: ExtractiveAnswerer) -> None:
