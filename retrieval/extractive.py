@@ -344,15 +344,24 @@ def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence
     return 0.0 if found else 1.0
 
 
+# What ends a sentence before a word: "?" or "!", or a full stop after a word of four letters
+# or more (not "t.ex." or "ca.").
+_SENTENCE_BEFORE = re.compile(r"(?:[?!]|\w{4,}\.)\s*$")
+
+
 def _name_phrases(question: str) -> list[list[str]]:
-    """The capitalised words of a question after its first (its names, lower-cased), as
-    written together: "Hur mycket kostar Cosmic Link i Region Dalarna?" -> [["cosmic",
-    "link"], ["region", "dalarna"]]. Common English words ("What", "How") are not names."""
+    """The capitalised words of a question that do not open one of its sentences (its names,
+    lower-cased), as written together: "Hur mycket kostar Cosmic Link i Region Dalarna?" ->
+    [["cosmic", "link"], ["region", "dalarna"]]. Common English words ("What", "How") are not
+    names, nor is the first word of a question a follow-up was joined to ("och slutversionen?
+    När ska ...?")."""
     phrases: list[list[str]] = []
     previous = -2
-    words = re.findall(r"[A-Za-zÅÄÖåäöé][\wåäöÅÄÖé-]*", question)
-    for i, word in enumerate(words):
-        if i > 0 and word[0].isupper() and word.lower() not in _ENGLISH_WORDS and len(word) > 2:
+    words = list(re.finditer(r"[A-Za-zÅÄÖåäöé][\wåäöÅÄÖé-]*", question))
+    for i, match in enumerate(words):
+        word = match.group()
+        opens = i == 0 or bool(_SENTENCE_BEFORE.search(question[: match.start()]))
+        if not opens and word[0].isupper() and word.lower() not in _ENGLISH_WORDS and len(word) > 2:
             if i == previous + 1:
                 phrases[-1].append(word.lower())
             else:

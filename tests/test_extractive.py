@@ -192,6 +192,11 @@ def test_specific_terms_are_figures_and_capitalised_names() -> None:
     # English function words are not names even when capitalised.
     assert specific_terms("Vad säger The Lancet?") == ["lancet"]
     assert specific_terms("Vad är samverkan?") == []
+    # Nor is the first word of a question a follow-up was joined to, but a name after an
+    # abbreviation is one.
+    assert specific_terms("och slutversionen? När ska utvärderaren lämna sin rapport?") == []
+    assert specific_terms("Och året därpå? Vilket belopp fick Skåne?") == ["skåne"]
+    assert specific_terms("Hur mycket fick t.ex. Region Dalarna?") == ["region", "dalarna"]
 
 
 # -- candidate sentences -------------------------------------------------------------------
