@@ -38,7 +38,8 @@ _MONTH_OR_SEASON = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"\b[\w.-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\b")
+# A Swedish phone number ("023-49 00 00", "+46 23 49 00 00"); `retrieval.extractive` reads it too.
+PHONE = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\b")
 _CAPITALISED = re.compile(r"[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?")
 _EMAIL_NAME = re.compile(r"\b([a-zåäöé]+)(?:\.[a-zåäöé]+)+@", re.IGNORECASE)
 
@@ -103,7 +104,7 @@ def names_person(text: str) -> bool:
 
 def states_address(text: str) -> bool:
     """Whether a text holds an e-mail address or a phone number."""
-    return bool(_EMAIL.search(text) or _PHONE.search(text))
+    return bool(_EMAIL.search(text) or PHONE.search(text))
 
 
 def states_day(text: str) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.types import YEAR_IN_TEXT, Chunk, Passage
-from retrieval.asked_kinds import asked_kinds
+from retrieval.asked_kinds import PHONE, asked_kinds
 from retrieval.english import with_swedish_terms
 from retrieval.instructions import instructs
 from retrieval.sentence_model import (
@@ -127,7 +127,7 @@ _DURATION = re.compile(
     r"weeks?|months?|years?|hours?)\b",
     re.IGNORECASE,
 )
-_CONTACT = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\b|\w@\w")
+_CONTACT = re.compile(rf"{PHONE.pattern}|\w@\w")
 _ENGLISH_WORDS = frozenset(
     [
         "the",
