@@ -29,12 +29,15 @@ _DAY = re.compile(
     r"|\b(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\b",
     re.IGNORECASE,
 )
+# The Swedish month names in full, as an alternation; `retrieval.extractive` reads them too.
+SWEDISH_MONTHS = (
+    "januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
+)
 # A time finer than a year: a month or a season ("i september 2023", "hösten 2024"). Month
 # names in full: the English "may" is mostly a verb.
 _MONTH_OR_SEASON = re.compile(
-    r"\b(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|"
-    r"december|january|february|march|june|july|august|october|våren|hösten|sommaren|vintern|"
-    r"årsskiftet|spring|autumn|summer|winter)\b",
+    rf"\b(?:{SWEDISH_MONTHS}|january|february|march|june|july|august|october|våren|hösten|"
+    r"sommaren|vintern|årsskiftet|spring|autumn|summer|winter)\b",
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"\b[\w.-]+@[\w-]+(?:\.[\w-]+)+")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.types import YEAR_IN_TEXT, Chunk, Passage
-from retrieval.asked_kinds import PHONE, asked_kinds
+from retrieval.asked_kinds import PHONE, SWEDISH_MONTHS, asked_kinds
 from retrieval.english import with_swedish_terms
 from retrieval.instructions import instructs
 from retrieval.sentence_model import (
@@ -41,8 +41,7 @@ _AMOUNT = re.compile(
 _PERCENT = re.compile(r"\d+(?:,\d+)?\s*(?:%|procent)", re.IGNORECASE)
 _DATE = re.compile(
     r"\b(?:19|20)\d{2}\b|\b\d{6,8}\b|\b\d{1,2}\s+(?:jan|feb|mar|apr|maj|jun|jul|aug|sep|okt|nov|dec)"
-    r"|\b(?:januari|februari|mars|april|maj|juni|juli|augusti|september|oktober|november|december"
-    r"|våren|hösten|vår|höst)\b",
+    rf"|\b(?:{SWEDISH_MONTHS}|våren|hösten|vår|höst)\b",
     re.IGNORECASE,
 )
 _PERSON = re.compile(r"\b[A-ZÅÄÖ][a-zåäöé]+(?:-[A-ZÅÄÖ][a-zåäöé]+)? [A-ZÅÄÖ][a-zåäöé]{2,}\b")
