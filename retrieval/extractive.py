@@ -257,13 +257,37 @@ def _states_sum(text: str, question: str) -> bool:
     return bool(_AMOUNT.search(text) or _PERCENT.search(text))
 
 
-def _states_count(text: str, question: str) -> bool:
-    """A number other than a sum, a share, a date or a list number, and other than the
-    question's own numbers ("Hur många av de 41 indikatorerna ..." is not answered by "41")."""
+# "Hur många dagar ...": the thing counted, skipping "av de" ("Hur många av de 41 indikatorerna").
+_COUNTED = re.compile(
+    r"\b(?:hur många|how many)\s+(?:(?:av|of|de|the|\d+)\s+)*([a-zåäöé]{3,})", re.IGNORECASE
+)
+
+
+def _not_counts(text: str, question: str) -> str:
+    """The text without its sums, shares, dates, list numbers and the question's own numbers."""
     rest = _NOT_A_COUNT.sub(" ", _PERCENT.sub(" ", _AMOUNT.sub(" ", text)))
     for number in set(re.findall(r"\d+", question)):
         rest = re.sub(rf"\b{number}\b", " ", rest)
+    return rest
+
+
+def _states_count(text: str, question: str) -> bool:
+    """A number other than a sum, a share, a date or a list number, and other than the
+    question's own numbers ("Hur många av de 41 indikatorerna ..." is not answered by "41")."""
+    rest = _not_counts(text, question)
     return bool(_NUMBER.search(rest) or _NUMBER_WORD.search(rest))
+
+
+def _states_count_of(text: str, question: str) -> bool:
+    """A number of the thing counted: "två kalenderdagar" for "Hur många dagar ...", where
+    "två av de tre senaste månaderna" states a number of something else."""
+    counted = _COUNTED.search(question)
+    if counted is None:
+        return False
+    noun = counted.group(1).lower()
+    stem = re.escape(noun[: max(4, len(noun) - 2)])
+    number = rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})"
+    return bool(re.search(rf"{number}\s+(?:\w+\s+)?\w*{stem}", _not_counts(text, question), re.I))
 
 
 def _states_figure(text: str, question: str) -> bool:
@@ -375,6 +399,22 @@ def names_word(name: str, folded: str) -> bool:
     name = _fold(name)
     forms = [name, name[:-1]] if len(name) > 4 and name.endswith("s") else [name]
     return any(re.search(r"\b" + re.escape(form), folded) for form in forms)
+
+
+# Stricter forms of an asked fact, preferred when a candidate states one: the thing counted
+# with its number, a length of time rather than a date that bounds it.
+_PREFERRED_FACTS: tuple[tuple[re.Pattern[str], Callable[[str, str], bool]], ...] = (
+    (_COUNTED, _states_count_of),
+    (_ASKS_DURATION, lambda text, question: bool(_DURATION.search(text))),
+)
+
+
+def _preferred_fact(question: str) -> Callable[[str], bool] | None:
+    """Whether a text states the asked fact in its stricter form (`_PREFERRED_FACTS`)."""
+    for asks, states in _PREFERRED_FACTS:
+        if asks.search(question):
+            return lambda text: states(text, question)
+    return None
 
 
 def _asked_fact(question: str) -> Callable[[str], bool] | None:
@@ -753,11 +793,18 @@ class ExtractiveAnswerer:
         The same holds for a person, an address, a day or a time asked for
         (`retrieval.asked_kinds`: "Vem leder arbetsgruppen?" is answered by a sentence naming
         someone). For these a short line counts too: a signature ("Olivia Wigzell
-        Generaldirektör") or an address line is written as one."""
+        Generaldirektör") or an address line is written as one.
+
+        A stricter form of the fact comes first when a candidate states it
+        (`_PREFERRED_FACTS`): "Vid hur många dagar ...?" is answered by "två kalenderdagar",
+        not by the chosen "två av de tre senaste månaderna"."""
         if not self.with_asked_fact:
             return chosen
-        states = _asked_fact(question)
-        asked = [(states, False)] if states is not None else []
+        asked = [
+            (states, False)
+            for states in (_preferred_fact(question), _asked_fact(question))
+            if states is not None
+        ]
         asked += [(kind.states, True) for kind in asked_kinds(question)]
         for states, short_lines in asked:
             if states(" ".join(c.sentence.text for c in chosen)):

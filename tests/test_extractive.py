@@ -930,6 +930,41 @@ def test_a_day_asked_for_is_not_answered_by_a_year_alone(answerer: ExtractiveAns
     assert [s.sentence.text for s in chosen] == [about.sentence.text, deadline.sentence.text]
 
 
+def test_the_thing_counted_and_a_length_of_time_are_preferred_when_a_candidate_states_them(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    first, second = passages(VILLKOR, ANDAMAL)
+    rule = ScoredSentence(
+        Sentence(
+            first,
+            "Skyldigheten inträder när två av de tre senaste månaderna överstiger gränsen.",
+            0,
+            "text",
+        ),
+        2.0,
+        0.5,
+    )
+    limit = ScoredSentence(
+        Sentence(first, "Gränsen fastställs till två kalenderdagar.", 1, "text"), -3.0, 0.1
+    )
+    press = ScoredSentence(Sentence(second, "Pressträff 17 jan 2025.", 2, "text"), 1.9, 0.5)
+    term = ScoredSentence(Sentence(second, "Uppdrag i tre år.", 3, "text"), -3.0, 0.1)
+    scored = [rule, press, limit, term]
+
+    def chosen(question: str) -> list[str]:
+        return [s.sentence.text for s in answerer._choose(scored, answer_types(question), question)]
+
+    # "två av de tre senaste månaderna" is a number, but not one of days.
+    assert chosen("Vid hur många dagar går gränsen?")[:2] == [
+        rule.sentence.text,
+        limit.sentence.text,
+    ]
+    # A date bounds a period, but a length of time says how long.
+    assert term.sentence.text in chosen("Hur länge ska delegationen arbeta?")
+    # Without a candidate in the stricter form, any number still answers: nothing is added.
+    assert chosen("Hur många regioner berörs?") == chosen("Vad gäller?")
+
+
 @pytest.mark.parametrize(
     ("text", "other", "repeat"),
     [
