@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     fitted_sentence_model: bool = True
     # A question that asks for a sum, a number, a date, a duration, a contact, a person, an
     # address, a day or a time gets the best sentence stating one in its answer when the chosen
-    # sentences state none.
+    # sentences state none; a count no sentence states is answered by the list of the things
+    # counted.
     answer_with_asked_fact: bool = True
     # An answer that chose two or more items of one list shows the whole list, from its lead-in.
     answer_whole_lists: bool = True

@@ -258,8 +258,13 @@ def _states_sum(text: str, question: str) -> bool:
 
 
 # "Hur många dagar ...": the thing counted, skipping "av de" ("Hur många av de 41 indikatorerna").
+# A verb there ("Hur många går till övriga?", "How many were ...") names no thing.
 _COUNTED = re.compile(
-    r"\b(?:hur många|how many)\s+(?:(?:av|of|de|the|\d+)\s+)*([a-zåäöé]{3,})", re.IGNORECASE
+    r"\b(?:hur många|how many)\s+(?:(?:av|of|de|the|\d+)\s+)*"
+    r"(?!(?:går|gick|får|fick|har|hade|kom|kommer|deltog|deltar|sökte|söker|var|är|blir|blev|"
+    r"finns|fanns|ska|skulle|kan|kunde|were|are|was|did|do|does|have|has|had|will|can)\b)"
+    r"([a-zåäöé]{3,})",
+    re.IGNORECASE,
 )
 
 
@@ -278,16 +283,30 @@ def _states_count(text: str, question: str) -> bool:
     return bool(_NUMBER.search(rest) or _NUMBER_WORD.search(rest))
 
 
-def _states_count_of(text: str, question: str) -> bool:
-    """A number of the thing counted: "två kalenderdagar" for "Hur många dagar ...", where
-    "två av de tre senaste månaderna" states a number of something else."""
+def _counted_stem(question: str) -> str | None:
+    """The stem of the thing a question counts ("dagar" -> "daga", "bilagor" -> "bilag"), which
+    every form of the word holds ("kalenderdagar", "Bilagor"); None when it counts nothing."""
     counted = _COUNTED.search(question)
     if counted is None:
-        return False
+        return None
     noun = counted.group(1).lower()
-    stem = re.escape(noun[: max(4, len(noun) - 2)])
+    return noun[: max(4, len(noun) - 2)]
+
+
+def _states_count_of(text: str, question: str) -> bool:
+    """A number of the thing counted, before or after it: "två kalenderdagar" for "Hur många
+    dagar ...", "antalet regioner ... till fyra" for "Hur många regioner ...". "två av de tre
+    senaste månaderna" states a number of something else."""
+    stem = _counted_stem(question)
+    if stem is None:
+        return False
+    stem = re.escape(stem)
     number = rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})"
-    return bool(re.search(rf"{number}\s+(?:\w+\s+)?\w*{stem}", _not_counts(text, question), re.I))
+    rest = _not_counts(text, question)
+    return bool(
+        re.search(rf"{number}\s+(?:\w+\s+)?\w*{stem}", rest, re.I)
+        or re.search(rf"\w*{stem}\w*\b.*?{number}", rest, re.I)
+    )
 
 
 def _states_figure(text: str, question: str) -> bool:
@@ -818,6 +837,10 @@ class ExtractiveAnswerer:
     def _choose(
         self, scored: list[ScoredSentence], types: set[str], question: str
     ) -> list[ScoredSentence]:
+        lead = self._counted_list(scored, question)
+        if lead is not None:
+            scored = [lead, *(s for s in scored if s is not lead)]
+            types = types | {"list"}
         best = scored[0]
         chosen = [best]
         for cand in scored[1:]:
@@ -838,6 +861,29 @@ class ExtractiveAnswerer:
         ):
             chosen.append(follow)
         return chosen
+
+    def _counted_list(self, scored: list[ScoredSentence], question: str) -> ScoredSentence | None:
+        """The line that leads in a list of the things a question counts, when no candidate
+        states their number: the best-scored one naming them whose next line is an item or a
+        row of its passage. None otherwise.
+
+        "Hur många bilagor hör till överenskommelsen?" is answered by the list under
+        "Bilagor till överenskommelsen", which the reader counts; a sentence with some other
+        number ("Uppdrag till läkare ... före 240531") does not answer it."""
+        stem = _counted_stem(question)
+        if not self.with_asked_fact or stem is None:
+            return None
+        if any(_states_count_of(s.sentence.text, question) for s in scored):
+            return None
+        names = re.compile(rf"\w*{re.escape(stem)}", re.IGNORECASE)
+        for cand in scored:  # best first
+            s = cand.sentence
+            if not names.search(s.text):
+                continue
+            following = [u for u in split_candidates(s.passage) if u.line == s.line + 1]
+            if following and following[0].kind in {"item", "row"}:
+                return cand
+        return None
 
     def _continuation(
         self, best: ScoredSentence, scored: list[ScoredSentence]

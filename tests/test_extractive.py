@@ -965,6 +965,57 @@ def test_the_thing_counted_and_a_length_of_time_are_preferred_when_a_candidate_s
     assert chosen("Hur många regioner berörs?") == chosen("Vad gäller?")
 
 
+BILAGOR = make_chunk(
+    "bilagor",
+    "Bilagor till överenskommelsen\n"
+    "- Ersättningsmodell\n"
+    "- Förtydligande av begrepp\n"
+    "Utbildningsinsatser\n"
+    "- Utskrivningsklara\n"
+    "- Kontaktvägar\n"
+    "Läkarna ska ta del av stödmaterialet före 240531.",
+    heading="Överenskommelse om utskrivning",
+)
+
+
+def test_a_count_no_sentence_states_is_answered_by_the_list_of_the_things_counted(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    (bilagor,) = passages(BILAGOR)
+    units = {s.text: s for s in split_candidates(bilagor)}
+    other_item = ScoredSentence(units["Utskrivningsklara"], 2.0, 0.5)
+    some_number = ScoredSentence(
+        units["Läkarna ska ta del av stödmaterialet före 240531."], 1.9, 0.5
+    )
+    title = ScoredSentence(units["Bilagor till överenskommelsen"], -1.0, 0.2)
+    scored = [other_item, some_number, title]
+
+    def chosen(question: str) -> list[str]:
+        return [s.sentence.text for s in answerer._choose(scored, answer_types(question), question)]
+
+    # No "två bilagor" anywhere: the list under the line naming them, which the reader counts.
+    assert chosen("Hur många bilagor hör till överenskommelsen?")[:3] == [
+        "Bilagor till överenskommelsen",
+        "Ersättningsmodell",
+        "Förtydligande av begrepp",
+    ]
+    # A question counting nothing the context names, or a verb after "hur många", leaves the
+    # answer to the scores.
+    for question in ("Hur många regioner berörs?", "Hur många går till övriga?"):
+        assert chosen(question)[0] == "Utskrivningsklara"
+    # A sentence stating the number counted answers instead.
+    stated = ScoredSentence(
+        Sentence(bilagor, "Överenskommelsen har två bilagor.", 9, "text"), 0.5, 0.3
+    )
+    question = "Hur många bilagor hör till överenskommelsen?"
+    answer = [
+        s.sentence.text
+        for s in answerer._choose([*scored, stated], answer_types(question), question)
+    ]
+    assert answer[0] == "Utskrivningsklara"
+    assert stated.sentence.text in answer
+
+
 @pytest.mark.parametrize(
     ("text", "other", "repeat"),
     [
