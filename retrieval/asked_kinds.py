@@ -51,7 +51,9 @@ _EMAIL_NAME = re.compile(r"\b([a-zåäöé]+)(?:\.[a-zåäöé]+)+@", re.IGNOREC
 _ROLES = (
     r"chef\w*|\w*ledare\w*|ordförande\w*|handläggare\w*|\w*samordnare\w*|representant\w*|"
     r"företrädare\w*|\w*direktör\w*|representatives?|managers?|leaders?|directors?|officers?|"
-    r"coordinators?|chair\w*|heads?"
+    r"coordinators?|chair\w*|heads?|"
+    r"läkare\w*|\w*sekreterare\w*|psykolog\w*|sjuksköterska\w*|kurator\w*|"
+    r"doctors?|physicians?|nurses?|psychologists?|social workers?"
 )
 _ASKS_PERSON = re.compile(
     r"\b(vem|vems|vilka personer|vilken person|kontaktperson\w*|who|whom|whose)\b"

@@ -24,6 +24,10 @@ from retrieval.asked_kinds import (
         ("Och vilken chef är ytterst ansvarig?", ["person"]),
         ("Which police representative can be co-opted to the group?", ["person"]),
         ("Vilken projektledare har arbetet?", ["person"]),
+        # A profession asks for the person who holds it.
+        ("Vilken läkare kan adjungeras till arbetsgruppen?", ["person"]),
+        ("Och vilken socialsekreterare kan kallas in?", ["person"]),
+        ("Which nurse leads the team?", ["person"]),
         ("Vart ska kommunen skicka sin ansökan?", ["address"]),
         ("Vilken e-postadress har RSS Dalarna?", ["address"]),
         ("Vilket datum gick ansökningstiden ut?", ["day"]),
