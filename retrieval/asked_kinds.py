@@ -1,7 +1,8 @@
 """What an answer must name besides a figure: a person, an address to write to, a day, a time.
 
 "Vem leder arbetsgruppen?" is answered by a sentence that names a person, "Vart skickas
-ansökan?" by one with an e-mail address, "Vilket datum ...?" by one with a day. The extractive
+ansökan?" by one with an e-mail address, "Var på nätet finns mallarna?" by one with a web
+address, "Vilket datum ...?" by one with a day. The extractive
 answerer makes sure its answer holds such a sentence (`ExtractiveAnswerer._with_asked_fact`);
 the sums, numbers and durations a question asks for are read in `retrieval.extractive`.
 """
@@ -41,6 +42,7 @@ _MONTH_OR_SEASON = re.compile(
     re.IGNORECASE,
 )
 _EMAIL = re.compile(r"\b[\w.-]+@[\w-]+(?:\.[\w-]+)+")
+_WEB = re.compile(r"\bwww\.[\w-]+\.\w+|\bhttps?://\S+|\b[\w-]+\.(?:se|nu|com|org|eu)/\S*", re.I)
 # A Swedish phone number ("023-49 00 00", "+46 23 49 00 00"); `retrieval.extractive` reads it too.
 PHONE = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\b")
 _CAPITALISED = re.compile(r"[A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?")
@@ -63,7 +65,8 @@ _ASKS_PERSON = re.compile(
 )
 _ASKS_ADDRESS = re.compile(
     r"\b(vart (?:ska|skall|skickas|skickar|skicka|vänder)|e-post\w*|e-?mail|mejl\w*|"
-    r"mailadress\w*|adress\w*|kontakta|contact|send)\b",
+    r"mailadress\w*|adress\w*|kontakta|contact|send|på nätet|på webben|webbplats\w*|"
+    r"webbsida\w*|hemsida\w*|länk(?:en)? till|website|web ?page|online|link to)\b",
     re.IGNORECASE,
 )
 _ASKS_DAY = re.compile(
@@ -108,8 +111,8 @@ def names_person(text: str) -> bool:
 
 
 def states_address(text: str) -> bool:
-    """Whether a text holds an e-mail address or a phone number."""
-    return bool(_EMAIL.search(text) or PHONE.search(text))
+    """Whether a text holds an e-mail address, a phone number or a web address."""
+    return bool(_EMAIL.search(text) or PHONE.search(text) or _WEB.search(text))
 
 
 def states_day(text: str) -> bool:

@@ -30,6 +30,10 @@ from retrieval.asked_kinds import (
         ("Which nurse leads the team?", ["person"]),
         ("Vart ska kommunen skicka sin ansökan?", ["address"]),
         ("Vilken e-postadress har RSS Dalarna?", ["address"]),
+        ("Var på nätet hittar jag RSS sida med mallar för SIP?", ["address"]),
+        ("Which website has the templates?", ["address"]),
+        # "Link" is also the name of a system.
+        ("What is Cosmic Link going to be used for?", []),
         ("Vilket datum gick ansökningstiden ut?", ["day"]),
         ("När beslutade länschefsnätverket om revideringen?", ["time"]),
         ("Var och när hålls länsdialogen?", ["time"]),
@@ -80,6 +84,9 @@ def test_the_first_names_are_read_without_their_comments() -> None:
     [
         ("Ansökan skickas till rss.dalarna@regiondalarna.se", True),
         ("Ring 023-49 00 00 för frågor.", True),
+        ("PLUSwebb: www.regiondalarna.se/sip", True),
+        ("Mallarna finns på regiondalarna.se/plus/sip.", True),
+        ("Vi följer t.ex. HälsoSAMS.", False),
         ("Ansökan skickas till RSS Dalarna.", False),
         ("Totalt 21 724 099 kr", False),
     ],
