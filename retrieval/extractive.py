@@ -293,20 +293,30 @@ def _counted_stem(question: str) -> str | None:
     return noun[: max(4, len(noun) - 2)]
 
 
+@functools.lru_cache(maxsize=256)
+def _count_of_patterns(question: str) -> tuple[re.Pattern[str], ...]:
+    """What a number of the thing a question counts looks like, before or after it; () when it
+    counts nothing. Built once per question: the answerer tries every candidate against it."""
+    stem = _counted_stem(question)
+    if stem is None:
+        return ()
+    stem = re.escape(stem)
+    number = rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})"
+    return (
+        re.compile(rf"{number}\s+(?:\w+\s+)?\w*{stem}", re.IGNORECASE),
+        re.compile(rf"\w*{stem}\w*\b.*?{number}", re.IGNORECASE),
+    )
+
+
 def _states_count_of(text: str, question: str) -> bool:
     """A number of the thing counted, before or after it: "två kalenderdagar" for "Hur många
     dagar ...", "antalet regioner ... till fyra" for "Hur många regioner ...". "två av de tre
     senaste månaderna" states a number of something else."""
-    stem = _counted_stem(question)
-    if stem is None:
+    patterns = _count_of_patterns(question)
+    if not patterns:
         return False
-    stem = re.escape(stem)
-    number = rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})"
     rest = _not_counts(text, question)
-    return bool(
-        re.search(rf"{number}\s+(?:\w+\s+)?\w*{stem}", rest, re.I)
-        or re.search(rf"\w*{stem}\w*\b.*?{number}", rest, re.I)
-    )
+    return any(pattern.search(rest) for pattern in patterns)
 
 
 def _states_figure(text: str, question: str) -> bool:
@@ -327,7 +337,8 @@ def _states_contact(text: str, question: str) -> bool:
 
 
 # What a question asks for, and whether a text states it; the first phrase found decides.
-_ASKED_FACTS: tuple[tuple[re.Pattern[str], Callable[[str, str], bool]], ...] = (
+_FactTable = tuple[tuple[re.Pattern[str], Callable[[str, str], bool]], ...]
+_ASKED_FACTS: _FactTable = (
     (_ASKS_ANY_FIGURE, _states_figure),
     (_ASKS_SUM, _states_sum),
     (_ASKS_NUMBER, _states_count),
@@ -422,24 +433,19 @@ def names_word(name: str, folded: str) -> bool:
 
 # Stricter forms of an asked fact, preferred when a candidate states one: the thing counted
 # with its number, a length of time rather than a date that bounds it.
-_PREFERRED_FACTS: tuple[tuple[re.Pattern[str], Callable[[str, str], bool]], ...] = (
+_PREFERRED_FACTS: _FactTable = (
     (_COUNTED, _states_count_of),
     (_ASKS_DURATION, lambda text, question: bool(_DURATION.search(text))),
 )
 
 
-def _preferred_fact(question: str) -> Callable[[str], bool] | None:
-    """Whether a text states the asked fact in its stricter form (`_PREFERRED_FACTS`)."""
-    for asks, states in _PREFERRED_FACTS:
-        if asks.search(question):
-            return lambda text: states(text, question)
-    return None
-
-
-def _asked_fact(question: str) -> Callable[[str], bool] | None:
-    """Whether a text states the fact of definite form the question asks for (`_ASKED_FACTS`);
-    None when the question asks for no such fact."""
-    for asks, states in _ASKED_FACTS:
+def _asked_fact(
+    question: str,
+    facts: _FactTable = _ASKED_FACTS,
+) -> Callable[[str], bool] | None:
+    """Whether a text states the fact of definite form the question asks for (`_ASKED_FACTS`,
+    or the stricter `_PREFERRED_FACTS`); None when the question asks for no such fact."""
+    for asks, states in facts:
         if asks.search(question):
             return lambda text: states(text, question)
     return None
@@ -821,7 +827,7 @@ class ExtractiveAnswerer:
             return chosen
         asked = [
             (states, False)
-            for states in (_preferred_fact(question), _asked_fact(question))
+            for states in (_asked_fact(question, _PREFERRED_FACTS), _asked_fact(question))
             if states is not None
         ]
         asked += [(kind.states, True) for kind in asked_kinds(question)]
