@@ -457,14 +457,28 @@ def specific_terms(question: str) -> list[str]:
     return terms + [word for phrase in _name_phrases(question) for word in phrase]
 
 
-def question_names(question: str) -> list[str]:
-    """The proper names of a Swedish question (`specific_terms` without its figures):
-    "Hur mycket fick Region Uppsala?" -> ["region", "uppsala"]. An English question gives none: its
-    capitalised words are often English words ("Welfare Council") the documents write in
-    Swedish."""
-    if is_english(question):
+def question_names(
+    question: str, english_terms: Mapping[str, tuple[str, ...]] | None = None
+) -> list[str]:
+    """The proper names of a question (`specific_terms` without its figures):
+    "Hur mycket fick Region Uppsala?" -> ["region", "uppsala"].
+
+    The capitalised words of an English question are often English words ("Welfare Council",
+    "March", "Norwegian") the documents write in Swedish: it gives none without
+    ``english_terms`` (`retrieval.english.load_terms`), and with them only the capitalised words
+    the list does not know as English: "What's the weather forecast for Linköping tomorrow?" ->
+    ["linköping"]; "How much does Region Värmland get?" -> ["värmland"].
+    """
+    if not is_english(question):
+        return [t for t in specific_terms(question) if not t.isdigit()]
+    if not english_terms:
         return []
-    return [t for t in specific_terms(question) if not t.isdigit()]
+    known = {word for phrase in english_terms for word in phrase.split()} | _ENGLISH_NOT_NAMES
+    return [w for phrase in _name_phrases(question) for w in phrase if w not in known]
+
+
+# Capitalised English words that are no names, besides the term list's: "in May 2024".
+_ENGLISH_NOT_NAMES = frozenset({"may"})
 
 
 def chunk_words(chunk: Chunk) -> str:

@@ -342,12 +342,14 @@ class Pipeline:
     def unknown_names(
         self, question: str, allowed: set[str] | None = None, groups: Sequence[str] = ()
     ) -> tuple[str, ...]:
-        """The names of a Swedish question (`question_names`) that no chunk the filters allow
-        mentions and that are not acronyms of the glossary the groups see (a curated acronym
-        is searched by its expansion): "Vem vann Allsvenskan 2023?" -> ("allsvenskan",)."""
+        """The names of a question (`question_names`, an English question's with the English
+        term list) that no chunk the filters allow mentions and that are not acronyms of the
+        glossary the groups see (a curated acronym is searched by its expansion): "Vem vann
+        Allsvenskan 2023?" -> ("allsvenskan",)."""
         glossary = self.glossary_for(groups)
         acronyms = {a.lower() for e in glossary.values() for a in (e.acronym, *e.aliases)}
-        names = [n for n in question_names(question) if n not in acronyms]
+        terms = load_terms() if self.settings.use_english_terms else None
+        names = [n for n in question_names(question, terms) if n not in acronyms]
         if not names:
             return ()
         words = self._allowed_words(allowed)

@@ -41,9 +41,11 @@ DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 #   `retrieval.extractive.asked_years`). The documents then report other years, and their
 #   figures must not answer for the asked one ("Hur mycket får Dalarna 2026?"). On the
 #   calibration questions it holds for 13 of 107 unanswerable and none of 204 answerable ones.
-# - unknown_name: a name in a Swedish question that no document the asker may read mentions
-#   ("Hur mycket fick Region Uppsala?", "Vem vann Allsvenskan 2023?"). It holds for 12 of 107
-#   unanswerable calibration questions and none of the answerable ones.
+# - unknown_name: a name in a question that no document the asker may read mentions
+#   ("Hur mycket fick Region Uppsala?", "Vem vann Allsvenskan 2023?"; in an English question a
+#   capitalised word the English term list does not know: "What's the weather forecast for
+#   Linköping tomorrow?"). It holds for 14 of 107 unanswerable calibration questions, 3 of 48
+#   unanswerable validation questions and none of the 294 answerable ones of either set.
 # - missing_fact: the question asks for a fact of a definite form (a sum, a number, a date, a
 #   duration, a phone number) and no passage of the context states one
 #   (`retrieval.extractive.missing_fact`): "Vilket telefonnummer har RSS Dalarna?". It holds

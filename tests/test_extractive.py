@@ -15,6 +15,7 @@ import pytest
 from conftest import text_chunk
 
 from core.types import Chunk, Passage
+from retrieval.english import load_terms
 from retrieval.extractive import (
     ExtractiveAnswerer,
     ScoredSentence,
@@ -641,11 +642,28 @@ def test_passage_scores_leave_out_a_passage_without_sentences(
         ("Vem vann SM-guld i bandy?", ["sm-guld"]),
         ("Vad betyder SIP?", ["sip"]),
         ("Hur mycket får regionen?", []),  # the first word is capitalised as any question's
-        ("How much did Region Uppsala get?", []),  # English: left to the refusal score
+        ("How much did Region Uppsala get?", []),  # English, without the term list: none
     ],
 )
 def test_question_names(question: str, names: list[str]) -> None:
     assert question_names(question) == names
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("How much did Region Uppsala get in March 2024?", ["uppsala"]),
+        ("What's the weather forecast for Linköping tomorrow?", ["linköping"]),
+        # English words the term list knows, and "May", are no names.
+        ("What does the Welfare Council decide in May?", []),
+        ("What is the vision of Sweden's national strategy?", []),
+        ("When was the evaluation at the Norwegian institutions finished?", []),
+    ],
+)
+def test_english_question_names_are_the_words_the_term_list_does_not_know(
+    question: str, names: list[str]
+) -> None:
+    assert question_names(question, load_terms()) == names
 
 
 def test_a_name_is_mentioned_in_its_usual_forms() -> None:

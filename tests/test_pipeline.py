@@ -272,8 +272,12 @@ def test_names_are_looked_for_in_the_documents_the_filters_allow(pipeline: Pipel
     assert pipeline.unknown_names(question, vgr_only) == ("dalarna",)
     answer = pipeline.ask(question, filters=Filters(doc_ids=(VGR,)))
     assert answer.refused, answer.text
-    # English questions are left to the refusal score: their capitalised words are English.
+    # An English question's capitalised English words are no names (the term list knows them);
+    # a place no document names is one.
     assert pipeline.unknown_names("What does the Welfare Council decide?") == ()
+    weather = "What's the weather forecast for Linköping tomorrow?"
+    assert pipeline.unknown_names(weather) == ("linköping",)
+    assert pipeline.ask(weather).refused
 
 
 # --- English questions and follow-ups -----------------------------------------------------
