@@ -457,6 +457,13 @@ def specific_terms(question: str) -> list[str]:
     return terms + [word for phrase in _name_phrases(question) for word in phrase]
 
 
+# A sentence that opens by referring back to the one before it (`_continuation`).
+_REFERS_BACK = re.compile(
+    r"(?:det (?:gäller|handlar om|innebär|betyder|rör)|detta|dessa|de är|this|these|that means)\b",
+    re.IGNORECASE,
+)
+
+
 def question_names(
     question: str, english_terms: Mapping[str, tuple[str, ...]] | None = None
 ) -> list[str]:
@@ -912,7 +919,9 @@ class ExtractiveAnswerer:
 
         The best match often introduces what the next sentence says: "Region Skåne anger att
         olika personalgrupper kommer att vara företrädda i projektgruppen. Det gäller läkare
-        ..." The next sentence is kept in the answer, under the same citation.
+        ..." The next sentence is kept in the answer, under the same citation; one that refers
+        back to the best ("Det gäller ...", "Dessa ...", "Detta innebär ...") whatever its
+        score, since it says what the best one only announces.
         """
         siblings = split_candidates(best.sentence.passage)
         at = next(
@@ -930,7 +939,7 @@ class ExtractiveAnswerer:
         for cand in scored:
             s = cand.sentence
             if s.passage is best.sentence.passage and s.line == after.line and s.text == after.text:
-                return cand if cand.score >= floor else None
+                return cand if cand.score >= floor or _REFERS_BACK.match(s.text) else None
         return None
 
     def _with_list_items(

@@ -486,9 +486,26 @@ def test_a_next_sentence_that_scores_far_below_the_best_is_left_out(
 ) -> None:
     strict = make_answerer(index, with_sentence_vectors=True)
     strict.continuation_margin = 0.1
+    unrelated = make_chunk(
+        "personal",
+        SKANE_STAFF.text.replace("Det gäller läkare", "Kansliet anställer läkare"),
+        heading="Projektgrupp",
+    )
+    chosen = texts(select(strict, STAFF_QUESTION, [unrelated]))
+    assert chosen[0].startswith("Region Skåne anger")
+    assert "Kansliet anställer läkare, psykolog och socionom." not in chosen
+
+
+def test_a_next_sentence_that_refers_back_comes_with_the_best_one_whatever_its_score(
+    index: LexicalIndex,
+) -> None:
+    # "Det gäller ..." says what the best sentence only announces ("olika personalgrupper").
+    strict = make_answerer(index, with_sentence_vectors=True)
+    strict.continuation_margin = 0.1
     chosen = texts(select(strict, STAFF_QUESTION, [SKANE_STAFF]))
     assert chosen[0].startswith("Region Skåne anger")
-    assert "Det gäller läkare, psykolog och socionom." not in chosen
+    assert "Det gäller läkare, psykolog och socionom." in chosen
+    assert "Arbetet startar i maj." not in chosen
 
 
 def test_no_sentence_follows_the_last_one_or_a_heading(answerer: ExtractiveAnswerer) -> None:
