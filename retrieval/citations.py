@@ -66,6 +66,8 @@ def build_extractive_answer(
     standalone: str,
     selection: Selection,
     passages: Sequence[Passage],
+    opening: str = "",
+    opening_source: str | None = None,
 ) -> Answer:
     """Join the selected sentences into an answer with one number per cited passage.
 
@@ -74,6 +76,10 @@ def build_extractive_answer(
         standalone: The question as searched.
         selection: The chosen sentences.
         passages: The context given to the answerer.
+        opening: A line that opens the answer, above the sentences ("SiS står för Statens
+            institutionsstyrelse": `retrieval.definitions`).
+        opening_source: The chunk id of the chosen sentence that states the opening, whose
+            citation number the opening carries.
 
     Returns:
         The extractive Answer; the same passage cited twice keeps one number.
@@ -102,6 +108,9 @@ def build_extractive_answer(
                 sep = " "
             parts.append(f"{sep}{shown(sent.text)} {marker}")
     text = "".join(parts).strip()
+    if opening:
+        marker = f" [{numbers[opening_source]}]" if opening_source in numbers else ""
+        text = f"{opening.rstrip('.')}{marker}.\n\n{text}".strip()
     citations = tuple(
         citation_for(n, by_chunk[cid], " … ".join(quotes[cid])) for cid, n in numbers.items()
     )

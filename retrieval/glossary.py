@@ -336,7 +336,9 @@ def _form_pattern(form: str, ignore_case: bool) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w-]){re.escape(form)}(?![^\W_])", flags)
 
 
-def _mentions_acronym(question: str, entry: GlossaryEntry) -> bool:
+def mentions_acronym(question: str, entry: GlossaryEntry) -> bool:
+    """Whether a text uses the acronym (or an alias), inflected or not ("SIP:en", "SiS-hem");
+    in lower case too unless the acronym is also an ordinary word."""
     forms = {entry.acronym, entry.acronym.upper(), *entry.aliases}
     if any(_form_pattern(form, False).search(question) for form in forms):
         return True
@@ -372,7 +374,7 @@ def glossary_matches(
     terms = analyse(question)
     matches: list[tuple[GlossaryEntry, str]] = []
     for entry in glossary.values():
-        if _mentions_acronym(question, entry):
+        if mentions_acronym(question, entry):
             matches.append((entry, "acronym"))
         elif _contains_run(terms, list(_expansion_terms(entry.expansion))):
             matches.append((entry, "expansion"))

@@ -23,9 +23,16 @@ from core.store import ChunkStore
 from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.compound import split_compound
+from retrieval.definitions import (
+    asked_acronym,
+    asks_description,
+    find_definition,
+    meaning_line,
+)
 from retrieval.english import load_terms
 from retrieval.extractive import (
     ExtractiveAnswerer,
+    ScoredSentence,
     Selection,
     Sentence,
     chunk_words,
@@ -402,7 +409,7 @@ class Pipeline:
         passages, result = self.context(standalone, filters)
         retrieve_ms = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
-        answer = self._extractive(question, standalone, passages, result)
+        answer = self._extractive(question, standalone, passages, result, filters)
         answer_ms = (time.perf_counter() - t0) * 1000
         self._save_sentence_vectors()
         timings = {
@@ -426,11 +433,17 @@ class Pipeline:
         standalone: str,
         passages: list[Passage],
         result: SearchResult,
+        filters: Filters | None = None,
     ) -> Answer:
         selection = self._select(question, standalone, passages, result)
         if result.parts and selection.sentences:
             selection = self._with_part_answers(selection, passages, result.parts)
         refused = not selection.sentences or self.refusal.refuses(selection.features)
+        entry = asked_acronym(standalone, self.glossary_for(filters.groups if filters else ()))
+        if entry is not None:
+            return self._meaning_answer(
+                question, standalone, passages, selection if not refused else None, entry, filters
+            )
         if refused:
             return Answer(
                 question=question,
@@ -442,6 +455,47 @@ class Pipeline:
                 standalone_question=standalone,
             )
         return build_extractive_answer(question, standalone, selection, passages)
+
+    def _meaning_answer(
+        self,
+        question: str,
+        standalone: str,
+        passages: list[Passage],
+        selection: Selection | None,
+        entry: GlossaryEntry,
+        filters: Filters | None,
+    ) -> Answer:
+        """The answer to "Vad betyder LVU?": what the acronym stands for, cited by the sentence
+        that defines it (found in the context, else in the other chunks the asker may read,
+        whose passage then joins the context), then the sentences chosen for the question
+        (none when the answerer would refuse, and none after a defining sentence when only
+        the meaning of the letters is asked: "Vad betyder LVU?"). Never a refusal: the glossary
+        knows the acronym, and without a defining sentence the answer says it comes from the
+        glossary (`retrieval.definitions`)."""
+        allowed = self._retriever_for(filters).allowed_chunk_ids(filters)
+        chunks = (c for c in self._chunks.values() if allowed is None or c.chunk_id in allowed)
+        definition = find_definition(entry, passages, chunks)
+        chosen = list(selection.sentences) if selection else []
+        source = None
+        if definition is not None:
+            found = definition.sentence
+            best = chosen[0].score if chosen else 0.0
+            more = chosen if asks_description(standalone) else []
+            chosen = [
+                ScoredSentence(found, best, 1.0),
+                *(c for c in more if c.sentence.text != found.text),
+            ]
+            if not definition.in_context:
+                passages = [*passages, found.passage]
+            source = found.passage.chunk.chunk_id
+        return build_extractive_answer(
+            question,
+            standalone,
+            Selection(chosen, selection.features if selection else {}),
+            passages,
+            opening=meaning_line(standalone, entry, cited=source is not None),
+            opening_source=source,
+        )
 
     def _with_part_answers(
         self, selection: Selection, passages: list[Passage], parts: Sequence[PartResult]
@@ -513,7 +567,7 @@ class Pipeline:
         timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
 
         def extractive() -> Answer:
-            answer = self._extractive(question, standalone, passages, result)
+            answer = self._extractive(question, standalone, passages, result, filters)
             self._save_sentence_vectors()
             return answer
 

@@ -280,6 +280,48 @@ def test_names_are_looked_for_in_the_documents_the_filters_allow(pipeline: Pipel
     assert pipeline.ask(weather).refused
 
 
+# --- what an acronym stands for ----------------------------------------------------------
+
+
+def test_what_an_acronym_stands_for_is_answered_from_the_sentence_that_defines_it(
+    pipeline: Pipeline,
+) -> None:
+    answer = pipeline.ask("Vad står SiS för?")
+    assert_cited(answer, pipeline)
+    assert answer.text.startswith("SiS står för Statens institutionsstyrelse [1].")
+    # Cited by the sentence that spells it out, and only that: the letters are all asked.
+    assert len(answer.citations) == 1
+    assert "Statens Institutionsstyrelse (SiS)" in answer.citations[0].quote
+    english = pipeline.ask("What does LVU stand for?")
+    assert_cited(english, pipeline)
+    assert english.text.startswith(
+        "LVU stands for “lagen med särskilda bestämmelser om vård av unga” [1]."
+    )
+    assert "L VU" in english.citations[0].quote
+
+
+def test_what_an_acronym_is_goes_on_with_what_the_documents_say_about_it(
+    pipeline: Pipeline,
+) -> None:
+    answer = pipeline.ask("Vad är SIP?")
+    assert_cited(answer, pipeline)
+    assert answer.text.startswith("SIP står för samordnad individuell plan [1].")
+    assert len(answer.citations) > 1 or answer.text.count("[1]") > 2
+
+
+def test_an_acronym_the_documents_never_spell_out_is_explained_from_the_glossary(
+    pipeline: Pipeline,
+) -> None:
+    answer = pipeline.ask("Vad betyder HVB?")
+    assert not answer.refused
+    first_line = answer.text.split("\n")[0]
+    assert first_line == (
+        "HVB står för hem för vård eller boende (enligt ordlistan; dokumenten skriver inte ut den)."
+    )
+    # What follows is the documents' own use of it, cited.
+    assert all("HVB" in c.quote for c in answer.citations)
+
+
 # --- English questions and follow-ups -----------------------------------------------------
 
 
