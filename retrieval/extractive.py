@@ -457,6 +457,8 @@ def specific_terms(question: str) -> list[str]:
     return terms + [word for phrase in _name_phrases(question) for word in phrase]
 
 
+# The shortest part of a counted compound a list must hold ("avtal" of "delavtal", not "del").
+_MIN_COUNTED_PART = 4
 # A sentence that opens by referring back to the one before it (`_continuation`).
 _REFERS_BACK = re.compile(
     r"(?:det (?:gäller|handlar om|innebär|betyder|rör)|detta|dessa|de är|this|these|that means)\b",
@@ -896,7 +898,10 @@ class ExtractiveAnswerer:
 
         "Hur många bilagor hör till överenskommelsen?" is answered by the list under
         "Bilagor till överenskommelsen", which the reader counts; a sentence with some other
-        number ("Uppdrag till läkare ... före 240531") does not answer it."""
+        number ("Uppdrag till läkare ... före 240531") does not answer it. When no line naming
+        them leads in a list, the best candidate does if it is an item of a list about them
+        (`_in_list_of`): "Hur många delavtal ligger under huvudavtalet?" best matches the item
+        "Huvudavtal" of the list under "Avtal", which holds the others."""
         stem = _counted_stem(question)
         if not self.with_asked_fact or stem is None:
             return None
@@ -910,7 +915,33 @@ class ExtractiveAnswerer:
             following = [u for u in split_candidates(s.passage) if u.line == s.line + 1]
             if following and following[0].kind in {"item", "row"}:
                 return cand
+        # No line names them and leads in a list: the best candidate, when it is an item of a
+        # list about the things counted, brings its list.
+        if scored and self._in_list_of(scored[0].sentence, question):
+            return scored[0]
         return None
+
+    def _in_list_of(self, sentence: Sentence, question: str) -> bool:
+        """Whether a candidate is an item of a list whose lines (items and the line before them)
+        hold a word of the thing the question counts (the compound's parts too: "delavtal" is
+        in the list under "Avtal")."""
+        counted = _COUNTED.search(question)
+        if counted is None or sentence.kind != "item":
+            return False
+        words = {
+            t
+            for t in self._analyse(counted.group(1))
+            if len(t) >= _MIN_COUNTED_PART and not t.startswith(NGRAM_PREFIX)
+        }
+        siblings = split_candidates(sentence.passage)
+        for run in _item_runs(siblings):
+            if sentence.line not in {siblings[i].line for i in run}:
+                continue
+            lines = [siblings[i].text for i in run]
+            if run[0] > 0:
+                lines.append(siblings[run[0] - 1].text)
+            return any(words & set(self._analyse(line)) for line in lines)
+        return False
 
     def _continuation(
         self, best: ScoredSentence, scored: list[ScoredSentence]

@@ -1051,6 +1051,49 @@ def test_a_count_no_sentence_states_is_answered_by_the_list_of_the_things_counte
     assert stated.sentence.text in answer
 
 
+AVTAL = make_chunk(
+    "avtal",
+    "Avtal\n"
+    "- Huvudavtal\n"
+    "- Personuppgiftsbiträdesavtal\n"
+    "- Avtal om katalogtjänsten\n"
+    "Utbildning\n"
+    "- Kommunutbildare\n"
+    "- Superanvändare\n"
+    "Juristerna går igenom avtalet vecka 26.\n"
+    "Varje del av avtalet gäller ett år, en del två år.",
+    heading="Cosmic Link",
+)
+
+
+def test_a_count_is_answered_by_the_list_its_best_item_belongs_to_when_it_is_about_them() -> None:
+    # An index that knows "del" and "avtal", so "delavtal" is split into them.
+    answerer = make_answerer(
+        LexicalIndex.from_chunks((*CHUNKS, AVTAL)), with_sentence_vectors=False
+    )
+    (avtal,) = passages(AVTAL)
+    units = {s.text: s for s in split_candidates(avtal)}
+    main = ScoredSentence(units["Huvudavtal"], 2.0, 0.5)
+    week = ScoredSentence(units["Juristerna går igenom avtalet vecka 26."], 1.9, 0.5)
+
+    def chosen(question: str, scored: list[ScoredSentence]) -> list[str]:
+        return [s.sentence.text for s in answerer._choose(scored, answer_types(question), question)]
+
+    # No line names "delavtal", but the best match is an item of the list under "Avtal": the
+    # list answers, from the line that leads it in.
+    assert chosen("Hur många delavtal finns under huvudavtalet?", [main, week])[:4] == [
+        "Avtal",
+        "Huvudavtal",
+        "Personuppgiftsbiträdesavtal",
+        "Avtal om katalogtjänsten",
+    ]
+    # A list about something else than what is counted is left to the scores.
+    trainer = ScoredSentence(units["Kommunutbildare"], 2.0, 0.5)
+    assert chosen("Hur många delavtal finns under huvudavtalet?", [trainer, week])[0] == (
+        "Kommunutbildare"
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "other", "repeat"),
     [
