@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.types import Answer, Citation, Passage
-from retrieval.extractive import ScoredSentence, Selection
+from retrieval.extractive import ScoredSentence, Selection, numbered_line
 
 REFUSAL_TEXT = "Jag hittar inget stöd för det i underlaget."
 # A document's own reference numbers ("… platser [2].") would read as our citation markers.
@@ -98,11 +98,14 @@ def build_extractive_answer(
         marker = f"[{numbers[cid]}]"
         if sent.kind in {"item", "row"}:
             parts.append(f"\n- {shown(sent.text)} {marker}")
+        elif numbered_line(sent):
+            # A line of a numbered list keeps its own number, on a line of its own.
+            parts.append(f"\n{shown(sent.text)} {marker}")
         else:
             # After a list item the next sentence starts a new paragraph; else it follows on.
             if not parts:
                 sep = ""
-            elif parts[-1].startswith("\n- "):
+            elif parts[-1].startswith("\n"):
                 sep = "\n\n"
             else:
                 sep = " "

@@ -457,6 +457,14 @@ def specific_terms(question: str) -> list[str]:
     return terms + [word for phrase in _name_phrases(question) for word in phrase]
 
 
+_NUMBERED = re.compile(r"\d{1,2}[.)]\s+\S")
+
+
+def numbered_line(sentence: Sentence) -> bool:
+    """A text line of a numbered list: "7. Stärkt kunskapsutveckling ..."."""
+    return sentence.kind == "text" and bool(_NUMBERED.match(sentence.text))
+
+
 # The shortest part of a counted compound a list must hold ("avtal" of "delavtal", not "del").
 _MIN_COUNTED_PART = 4
 # A sentence that opens by referring back to the one before it (`_continuation`).
@@ -913,7 +921,7 @@ class ExtractiveAnswerer:
             if not names.search(s.text):
                 continue
             following = [u for u in split_candidates(s.passage) if u.line == s.line + 1]
-            if following and following[0].kind in {"item", "row"}:
+            if following and (following[0].kind in {"item", "row"} or numbered_line(following[0])):
                 return cand
         # No line names them and leads in a list: the best candidate, when it is an item of a
         # list about the things counted, brings its list.
@@ -977,8 +985,9 @@ class ExtractiveAnswerer:
         self, chosen: list[ScoredSentence], types: set[str]
     ) -> list[ScoredSentence]:
         """A list answer: the items that follow a chosen lead-in ("Följande aspekter ska ...:"),
-        or the best sentence when a list is asked for, in the same passage. When a list is asked
-        for and the best sentence is an item of one, the answer is that list from its lead-in."""
+        or the best sentence when a list is asked for, in the same passage (bullets and rows, or
+        the numbered lines of a numbered list). When a list is asked for and the best sentence is
+        an item of one, the answer is that list from its lead-in."""
         out: list[ScoredSentence] = []
         seen: list[str] = []
         expanded = False
@@ -999,8 +1008,14 @@ class ExtractiveAnswerer:
                 continue
             items: list[ScoredSentence] = []
             expected = lead.line + 1
-            for sib in split_candidates(lead.passage):
-                if sib.line <= lead.line or sib.kind not in {"item", "row"}:
+            siblings = split_candidates(lead.passage)
+            # A numbered list ("1. ...", "2. ...") is written as text lines: its lines count as
+            # items when the line after the lead-in is one.
+            numbered = any(sib.line == expected and numbered_line(sib) for sib in siblings)
+            for sib in siblings:
+                if sib.line <= lead.line or not (
+                    sib.kind in {"item", "row"} or (numbered and numbered_line(sib))
+                ):
                     continue
                 if sib.line != expected or len(items) >= self._max_list_items:
                     break

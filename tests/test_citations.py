@@ -132,6 +132,46 @@ def test_list_items_are_bullets_and_a_sentence_after_them_starts_a_paragraph() -
     assert len(answer.citations) == 1
 
 
+def test_a_numbered_list_keeps_its_numbers_one_line_each() -> None:
+    passage = make_passage(
+        "Delmål\n1. Ökat fokus på psykisk hälsa.\n2. Stärkt suicidpreventivt arbete.\n"
+        "Handlingsplanen gäller 2025–2026.",
+        rank=1,
+    )
+    by_text = sentences_of(passage)
+    chosen = selection(
+        by_text["Delmål"],
+        by_text["1. Ökat fokus på psykisk hälsa."],
+        by_text["2. Stärkt suicidpreventivt arbete."],
+        by_text["Handlingsplanen gäller 2025–2026."],
+    )
+    answer = build_extractive_answer("Vilka delmål?", "Vilka delmål?", chosen, [passage])
+    assert answer.text == (
+        "Delmål [1]\n"
+        "1. Ökat fokus på psykisk hälsa. [1]\n"
+        "2. Stärkt suicidpreventivt arbete. [1]\n"
+        "\n"
+        "Handlingsplanen gäller 2025–2026. [1]"
+    )
+
+
+def test_an_opening_line_carries_the_number_of_the_sentence_that_states_it() -> None:
+    passage = make_passage(VGR_TEXT, rank=1, doc_id="vgr_fordelning", position=3)
+    chosen = selection(sentences_of(passage)[VGR_TEXT])
+    answer = build_extractive_answer(
+        "Vad betyder VGR?",
+        "Vad betyder VGR?",
+        chosen,
+        [passage],
+        opening="VGR står för Västra Götalandsregionen",
+        opening_source=passage.chunk.chunk_id,
+    )
+    assert answer.text == f"VGR står för Västra Götalandsregionen [1].\n\n{VGR_TEXT} [1]"
+    # Without a source among the chosen sentences, the opening carries no number.
+    bare = build_extractive_answer("q", "q", chosen, [passage], opening="VGR står för X.")
+    assert bare.text.startswith("VGR står för X.\n\n")
+
+
 def test_citations_carry_where_the_quote_comes_from() -> None:
     passage = make_passage(VGR_TEXT, rank=1, doc_id="vgr_fordelning", position=3)
     chosen = selection(sentences_of(passage)[VGR_TEXT])

@@ -1051,6 +1051,41 @@ def test_a_count_no_sentence_states_is_answered_by_the_list_of_the_things_counte
     assert stated.sentence.text in answer
 
 
+DELMAL = make_chunk(
+    "delmal",
+    "Handlingsplanen beskriver insatser för strategins vision, mål och delmål.\n"
+    "Delmål\n"
+    "1. Ökat fokus på psykisk hälsa.\n"
+    "2. Ökade investeringar i barn och unga.\n"
+    "3. Stärkt suicidpreventivt arbete.\n"
+    "Planen gäller 2025–2026.",
+    heading="Strategins delmål",
+)
+
+
+def test_a_count_is_answered_by_a_numbered_list_of_the_things_counted(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    (delmal,) = passages(DELMAL)
+    units = {s.text: s for s in split_candidates(delmal)}
+    plan = ScoredSentence(
+        units["Handlingsplanen beskriver insatser för strategins vision, mål och delmål."], 2.0, 0.5
+    )
+    title = ScoredSentence(units["Delmål"], -1.0, 0.2)
+    question = "Hur många delmål har strategin?"
+    chosen = [
+        s.sentence.text for s in answerer._choose([plan, title], answer_types(question), question)
+    ]
+    # The numbered lines under "Delmål" are its items, each with its number.
+    assert chosen[:4] == [
+        "Delmål",
+        "1. Ökat fokus på psykisk hälsa.",
+        "2. Ökade investeringar i barn och unga.",
+        "3. Stärkt suicidpreventivt arbete.",
+    ]
+    assert "Planen gäller 2025–2026." not in chosen
+
+
 AVTAL = make_chunk(
     "avtal",
     "Avtal\n"
