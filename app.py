@@ -54,6 +54,7 @@ RATE_WINDOW_S = 60.0
 # the documents). The page shows only those the pipeline answers with that fact right now.
 SUGGESTED_QUESTIONS: tuple[tuple[str, str], ...] = (
     ("Vem leder arbetsgruppen för MiniMaria i Dalarna?", "Carina Wadås"),
+    ("Vad står SiS för?", "Statens institutionsstyrelse"),
     ("Vilket system används för att rapportera avvikelser i Dalarna?", "Synergi"),
     (
         "Hur mycket pengar får Västra Götaland 2024 för samverkan kring personer med "
