@@ -378,10 +378,11 @@ def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence
         chunks: The context.
         named: The question's names that a document the asker may read has as a word
             (`names_word`); a name found only inside another word ("vgr" in "avgränsning")
-            gives no evidence either way. An English question has no names (`question_names`).
+            gives no evidence either way. An English question's names are its capitalised
+            words the English term list does not know (`question_names`).
     """
     states = _asked_fact(question)
-    if states is None or is_english(question):
+    if states is None:
         return 0.0
     phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
     phrases = [phrase for phrase in phrases if phrase]

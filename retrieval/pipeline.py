@@ -363,10 +363,13 @@ class Pipeline:
         return tuple(n for n in names if not any(mentions(n, w) for w in words))
 
     def named(self, question: str, allowed: set[str] | None = None) -> tuple[str, ...]:
-        """The names of a Swedish question (`question_names`) that a chunk the filters allow
-        has as a word (`names_word`): "Hur mycket får Mora kommun?" -> ("mora",)."""
+        """The names of a question (`question_names`, an English question's with the English
+        term list) that a chunk the filters allow has as a word (`names_word`): "Hur mycket får
+        Mora kommun?" -> ("mora",); "How much of that goes to Falun?" -> ("falun",)."""
         words = self._allowed_words(allowed)
-        return tuple(n for n in question_names(question) if any(names_word(n, w) for w in words))
+        terms = load_terms() if self.settings.use_english_terms else None
+        names = question_names(question, terms)
+        return tuple(n for n in names if any(names_word(n, w) for w in words))
 
     def _allowed_words(self, allowed: set[str] | None) -> list[str]:
         """The words (`chunk_words`) of the chunks the filters allow; all when ``allowed`` is

@@ -262,6 +262,9 @@ def test_a_name_counts_as_named_only_as_a_word_of_the_documents(pipeline: Pipeli
     assert pipeline.refusal_features(question)["fact_not_about_names"] == 0.0
     vgr_only = pipeline.retriever.allowed_chunk_ids(Filters(doc_ids=(VGR,)))
     assert pipeline.named("Hur mycket får Mora kommun 2025?", vgr_only) == ()
+    # An English question's names are its words the English term list does not know.
+    assert pipeline.named("How much of the county's money goes to Falun?") == ("falun",)
+    assert pipeline.named("How much does the county get in March?") == ()
 
 
 def test_names_are_looked_for_in_the_documents_the_filters_allow(pipeline: Pipeline) -> None:
