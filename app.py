@@ -191,21 +191,30 @@ def highlight_md(text: str, quote: str) -> tuple[str, list[str]]:
 
 def answer_md(answer: Answer) -> str:
     """The answer text as Markdown: the answerer's list items as bullets, everything else as
-    text, and each unverified sentence followed by a visible marker."""
+    text with its lines and paragraphs kept (a numbered list's lines one under the other), and
+    each unverified sentence followed by a visible marker."""
     text = answer.text
     for sentence in answer.unverified:
         if sentence and sentence in text:
             text = text.replace(sentence, f"{sentence} ({UNVERIFIED_MARK})", 1)
-    lines: list[str] = []
+    out = ""
+    previous = ""  # "item" or "text": the kind of the line before
+    blank = False
     for raw in text.split("\n"):
         line = raw.strip()
         if not line:
+            blank = True
             continue
-        if line.startswith("- "):
-            lines.append("- " + escape_md(line[2:]))
+        kind = "item" if line.startswith("- ") else "text"
+        md = "- " + escape_md(line[2:]) if kind == "item" else escape_md(line)
+        if not out:
+            out = md
+        elif blank or kind != previous:
+            out += "\n\n" + md  # a new paragraph, or a list begins or ends
         else:
-            lines.append(("\n" if lines and lines[-1].startswith("- ") else "") + escape_md(line))
-    return "\n".join(lines)
+            out += ("\n" if kind == "item" else "  \n") + md  # next item, or a line break
+        previous, blank = kind, False
+    return out
 
 
 def normalised(text: str) -> str:

@@ -610,6 +610,25 @@ def test_unverified_sentences_are_marked_in_words() -> None:
     assert rendered.count(page.UNVERIFIED_MARK) == 1
 
 
+def test_an_answer_keeps_its_lines_lists_and_paragraphs_on_the_page() -> None:
+    answer = Answer(
+        question="Hur många delmål finns?",
+        text=(
+            "Delmål [1]\n1. Ökat fokus. [1]\n2. Stärkt arbete. [1]\n\nPlanen gäller 2025. [2]"
+            "\n- Första punkten [2]\n- Andra punkten [2]\n\nSista meningen. [2]"
+        ),
+        citations=(),
+        refused=False,
+        mode="extractive",
+    )
+    assert page.answer_md(answer) == (
+        "Delmål \\[1\\]  \n1\\. Ökat fokus\\. \\[1\\]  \n2\\. Stärkt arbete\\. \\[1\\]"
+        "\n\nPlanen gäller 2025\\. \\[2\\]"
+        "\n\n- Första punkten \\[2\\]\n- Andra punkten \\[2\\]"
+        "\n\nSista meningen\\. \\[2\\]"
+    )
+
+
 def test_the_pipeline_cache_key_ignores_users_but_not_the_index() -> None:
     base = Settings(_env_file=None, data_dir=Path("/tmp/a"))  # type: ignore[call-arg]
 
