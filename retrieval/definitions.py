@@ -17,7 +17,8 @@ from retrieval.extractive import Sentence, is_english, split_candidates
 from retrieval.glossary import GlossaryEntry, mentions_acronym
 from retrieval.swedish import analyse
 
-# The whole question asks what one word means; <a> is the word as written.
+# The whole question asks what one word means; the named group that matched holds the word
+# as written.
 _ASKS_MEANING = re.compile(
     r"^\s*(?:"
     r"vad\s+(?:betyder|innebär|är|menas\s+med)\s+(?:förkortningen\s+)?(?:en\s+|ett\s+)?(?P<sv>\S+?)"
