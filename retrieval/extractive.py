@@ -283,14 +283,18 @@ def _states_count(text: str, question: str) -> bool:
     return bool(_NUMBER.search(rest) or _NUMBER_WORD.search(rest))
 
 
+def _counted_noun(question: str) -> str | None:
+    """The thing a question counts, lower-cased ("Hur många bilagor ...?" -> "bilagor"); None
+    when it counts nothing."""
+    counted = _COUNTED.search(question)
+    return counted.group(1).lower() if counted else None
+
+
 def _counted_stem(question: str) -> str | None:
     """The stem of the thing a question counts ("dagar" -> "daga", "bilagor" -> "bilag"), which
     every form of the word holds ("kalenderdagar", "Bilagor"); None when it counts nothing."""
-    counted = _COUNTED.search(question)
-    if counted is None:
-        return None
-    noun = counted.group(1).lower()
-    return noun[: max(4, len(noun) - 2)]
+    noun = _counted_noun(question)
+    return None if noun is None else noun[: max(4, len(noun) - 2)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -934,12 +938,12 @@ class ExtractiveAnswerer:
         """Whether a candidate is an item of a list whose lines (items and the line before them)
         hold a word of the thing the question counts (the compound's parts too: "delavtal" is
         in the list under "Avtal")."""
-        counted = _COUNTED.search(question)
-        if counted is None or sentence.kind != "item":
+        noun = _counted_noun(question)
+        if noun is None or sentence.kind != "item":
             return False
         words = {
             t
-            for t in self._analyse(counted.group(1))
+            for t in self._analyse(noun)
             if len(t) >= _MIN_COUNTED_PART and not t.startswith(NGRAM_PREFIX)
         }
         siblings = split_candidates(sentence.passage)
