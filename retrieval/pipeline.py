@@ -153,6 +153,9 @@ class Pipeline:
         self._by_position = {(c.doc_id, c.position): c for c in chunks}
         # Each chunk's words as a question's names are looked for in them (`unknown_names`).
         self._words = {c.chunk_id: chunk_words(c) for c in chunks}
+        # English -> Swedish words for English questions (retrieval/en_sv_terms.tsv): the
+        # lexical search, the answerer and the names of an English question use them.
+        self._english_terms = load_terms() if settings.use_english_terms else None
         self.retriever = self._make_retriever(glossary)
         # Per set of access groups: the glossary they may see and a retriever expanding with it.
         self._by_groups: dict[frozenset[str], tuple[dict[str, GlossaryEntry], HybridRetriever]] = {}
@@ -173,7 +176,7 @@ class Pipeline:
             lambda term: self._idf.get(term, self._idf_unknown),
             embed_sentences=self.sentence_vectors.vectors_for,
             heading_weight=settings.sentence_heading_weight,
-            english_terms=load_terms() if settings.use_english_terms else None,
+            english_terms=self._english_terms,
             model=None if settings.fitted_sentence_model else PRIOR,
             with_asked_fact=settings.answer_with_asked_fact,
             whole_lists=settings.answer_whole_lists,
@@ -295,7 +298,7 @@ class Pipeline:
             use_glossary=settings.use_glossary,
             dense_weight=settings.dense_weight,
             dense_weight_english=settings.dense_weight_english,
-            english_terms=load_terms() if settings.use_english_terms else None,
+            english_terms=self._english_terms,
         )
 
     def _retriever_for(self, filters: Filters | None) -> HybridRetriever:
@@ -355,8 +358,7 @@ class Pipeline:
         Allsvenskan 2023?" -> ("allsvenskan",)."""
         glossary = self.glossary_for(groups)
         acronyms = {a.lower() for e in glossary.values() for a in (e.acronym, *e.aliases)}
-        terms = load_terms() if self.settings.use_english_terms else None
-        names = [n for n in question_names(question, terms) if n not in acronyms]
+        names = [n for n in question_names(question, self._english_terms) if n not in acronyms]
         if not names:
             return ()
         words = self._allowed_words(allowed)
@@ -367,8 +369,7 @@ class Pipeline:
         term list) that a chunk the filters allow has as a word (`names_word`): "Hur mycket får
         Mora kommun?" -> ("mora",); "How much of that goes to Falun?" -> ("falun",)."""
         words = self._allowed_words(allowed)
-        terms = load_terms() if self.settings.use_english_terms else None
-        names = question_names(question, terms)
+        names = question_names(question, self._english_terms)
         return tuple(n for n in names if any(names_word(n, w) for w in words))
 
     def _allowed_words(self, allowed: set[str] | None) -> list[str]:
