@@ -639,6 +639,35 @@ def _type_fit(types: set[str], text: str) -> float:
     )
 
 
+def _rows_about(
+    chosen: list[ScoredSentence], best: ScoredSentence, named: Sequence[str]
+) -> list[ScoredSentence]:
+    """The chosen sentences without the rows of the best one's table that name none of the
+    names asked about, when the best is a row that names one.
+
+    "Hur många platser har Malung-Sälens kommun fått?" is answered by the row
+    "Kommun: Malung-Sälén | Antal platser: 5"; the rows of Borlänge and Region Dalarna score
+    close to it (same table, same words) but answer for others. A question naming two
+    ("Falun respektive Borlänge") keeps both rows."""
+    if best.sentence.kind != "row" or not named:
+        return chosen
+
+    def names_one(text: str) -> bool:
+        folded = _fold(text)
+        return any(names_word(n, folded) for n in named)
+
+    if not names_one(best.sentence.text):
+        return chosen
+    return [
+        c
+        for c in chosen
+        if c is best
+        or c.sentence.kind != "row"
+        or c.sentence.passage is not best.sentence.passage
+        or names_one(c.sentence.text)
+    ]
+
+
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return float(sum(x * y for x, y in zip(a, b, strict=True)))
 
@@ -726,7 +755,7 @@ class ExtractiveAnswerer:
         # A name the documents never mention ("Region Uppsala", "Vasaloppet"): what they say
         # is about others.
         features["unknown_name"] = 1.0 if unknown_names else 0.0
-        chosen = self._choose(scored, types, focus or question) if scored else []
+        chosen = self._choose(scored, types, focus or question, named) if scored else []
         # The question asks for a sum, a number or a date that no passage states.
         features["missing_fact"] = missing_fact(focus or question, [p.chunk.text for p in passages])
         # ... or states it only in passages about something other than the names asked about.
@@ -877,7 +906,11 @@ class ExtractiveAnswerer:
         return chosen
 
     def _choose(
-        self, scored: list[ScoredSentence], types: set[str], question: str
+        self,
+        scored: list[ScoredSentence],
+        types: set[str],
+        question: str,
+        named: Sequence[str] = (),
     ) -> list[ScoredSentence]:
         lead = self._counted_list(scored, question)
         if lead is not None:
@@ -902,7 +935,7 @@ class ExtractiveAnswerer:
             follow.sentence.text, [c.sentence.text for c in chosen]
         ):
             chosen.append(follow)
-        return chosen
+        return _rows_about(chosen, best, named)
 
     def _counted_list(self, scored: list[ScoredSentence], question: str) -> ScoredSentence | None:
         """The line that leads in a list of the things a question counts, when no candidate

@@ -955,6 +955,41 @@ def test_a_person_asked_for_joins_the_answer_even_from_a_signature_line(
     assert signature.sentence.text not in [s.sentence.text for s in answer]
 
 
+def test_a_row_naming_the_asked_name_drops_the_rows_of_others(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    table = make_chunk(
+        "platser",
+        "Kommun: Borlänge | Antal platser: 9\n"
+        "Kommun: Malung-Sälén | Antal platser: 5\n"
+        "Kommun: Region Dalarna | Antal platser: 10",
+        heading="Platser till länsdialogen",
+    )
+    (passage,) = passages(table)
+    rows = split_candidates(passage)
+    borlange, malung, region = (ScoredSentence(r, 2.0 - i / 10, 0.5) for i, r in enumerate(rows))
+    scored = [malung, borlange, region]
+    question = "Hur många platser har Malung-Sälens kommun fått?"
+
+    def chosen(named: Sequence[str]) -> list[str]:
+        return [
+            s.sentence.text
+            for s in answerer._choose(scored, answer_types(question), question, named)
+        ]
+
+    # The question's name is in the best row (as "Malung-Sälén", without the genitive s): the
+    # rows of Borlänge and Region Dalarna, close in score, answer for others.
+    assert chosen(("malung-sälens",)) == [malung.sentence.text]
+    # Two names asked about keep both their rows; no name asked about keeps the margins'.
+    assert set(chosen(("malung-sälens", "borlänge"))) == {
+        malung.sentence.text,
+        borlange.sentence.text,
+    }
+    assert set(chosen(())) == {r.sentence.text for r in scored}
+    # A best row that names no one asked about keeps the others.
+    assert set(chosen(("falun",))) == {r.sentence.text for r in scored}
+
+
 def test_a_day_asked_for_is_not_answered_by_a_year_alone(answerer: ExtractiveAnswerer) -> None:
     first, second = passages(VILLKOR, ANDAMAL)
     about = ScoredSentence(
