@@ -259,13 +259,21 @@ def _states_sum(text: str, question: str) -> bool:
 
 # "Hur många dagar ...": the thing counted, skipping "av de" ("Hur många av de 41 indikatorerna").
 # A verb there ("Hur många går till övriga?", "How many were ...") names no thing.
+_COUNT_VERBS = (
+    r"(?:går|gick|får|fick|har|hade|kom|kommer|deltog|deltar|sökte|söker|var|är|blir|blev|"
+    r"finns|fanns|ska|skulle|kan|kunde|were|are|was|did|do|does|have|has|had|will|can)\b"
+)
 _COUNTED = re.compile(
-    r"\b(?:hur många|how many)\s+(?:(?:av|of|de|the|\d+)\s+)*"
-    r"(?!(?:går|gick|får|fick|har|hade|kom|kommer|deltog|deltar|sökte|söker|var|är|blir|blev|"
-    r"finns|fanns|ska|skulle|kan|kunde|were|are|was|did|do|does|have|has|had|will|can)\b)"
-    r"([a-zåäöé]{3,})",
+    rf"\b(?:hur många|how many)\s+(?:(?:av|of|de|the|\d+)\s+)*(?!{_COUNT_VERBS})"
+    r"([a-zåäöé]{3,})"
+    # The word after it, when that word is the thing counted (`_counted_noun`).
+    rf"(?:\s+(?!{_COUNT_VERBS})([a-zåäöé]{{3,}}))?",
     re.IGNORECASE,
 )
+# A Swedish plural adjective before the thing counted: "centrala förutsättningar", "ytterligare
+# aktiviteter", "olika upplägg". A plural noun seldom ends so, but for the definite form in -na
+# ("Hur många av regionerna låg rätt ...?").
+_PLURAL_ADJECTIVE = re.compile(r"[a-zåäöé]+(?:[^n]a|are)", re.IGNORECASE)
 
 
 def _not_counts(text: str, question: str) -> str:
@@ -284,10 +292,16 @@ def _states_count(text: str, question: str) -> bool:
 
 
 def _counted_noun(question: str) -> str | None:
-    """The thing a question counts, lower-cased ("Hur många bilagor ...?" -> "bilagor"); None
-    when it counts nothing."""
+    """The thing a question counts, lower-cased ("Hur många bilagor ...?" -> "bilagor"; past an
+    adjective: "Hur många ytterligare aktiviteter ...?" -> "aktiviteter"); None when it counts
+    nothing."""
     counted = _COUNTED.search(question)
-    return counted.group(1).lower() if counted else None
+    if counted is None:
+        return None
+    first, after = counted.group(1), counted.group(2)
+    if after and not is_english(question) and _PLURAL_ADJECTIVE.fullmatch(first):
+        return after.lower()
+    return first.lower()
 
 
 def _counted_stem(question: str) -> str | None:

@@ -1072,6 +1072,10 @@ def test_a_count_no_sentence_states_is_answered_by_the_list_of_the_things_counte
         "Ersättningsmodell",
         "Förtydligande av begrepp",
     ]
+    # An adjective before the thing counted is passed over.
+    assert chosen("Hur många olika bilagor hör till överenskommelsen?")[0] == (
+        "Bilagor till överenskommelsen"
+    )
     # A question counting nothing the context names, or a verb after "hur många", leaves the
     # answer to the scores.
     for question in ("Hur många regioner berörs?", "Hur många går till övriga?"):
