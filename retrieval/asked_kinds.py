@@ -63,6 +63,18 @@ _ASKS_PERSON = re.compile(
     rf"|\b(?:vilken|vilka|which|what)\s+(?:\w+\s+){{0,2}}?(?:{_ROLES})\b",
     re.IGNORECASE,
 )
+# A person asked for by a post that one person holds: "Vem är ordförande i Välfärdsrådet?",
+# "Vem är SiS kontaktperson ...?", "Who chairs the delegation?". Not "Vem leder arbetet ...?"
+# nor "Vem ansvarar för ...?": an organisation often does ("RSS får i uppdrag att leda arbetet").
+_POSTS = (
+    r"ordförande\w*|\w*chef(?:en)?|\w*ledare(?:n)?|\w*samordnare(?:n)?|kontaktperson\w*|"
+    r"\w*direktör\w*|chair\w*|heads?|coordinators?|contact person|leaders?|managers?|directors?"
+)
+_ASKS_POST_HOLDER = re.compile(
+    rf"\b(?:vem|vilken person|who)\b.*\b(?:{_POSTS})\b|\b(?:{_POSTS})\b.*\b(?:vem|who)\b"
+    r"|\bwho (?:chairs|heads)\b",
+    re.IGNORECASE,
+)
 _ASKS_ADDRESS = re.compile(
     r"\b(vart (?:ska|skall|skickas|skickar|skicka|vänder)|e-post\w*|e-?mail|mejl\w*|"
     r"mailadress\w*|adress\w*|kontakta|contact|send|på nätet|på webben|webbplats\w*|"
@@ -139,3 +151,10 @@ def asked_kinds(question: str) -> list[AskedKind]:
     elif _ASKS_WHEN.search(question):
         kinds.append(AskedKind("time", states_time))
     return kinds
+
+
+def asks_post_holder(question: str) -> bool:
+    """Whether a question asks who holds a post ("Vem är ordförande i Välfärdsrådet?", "Vem är
+    suicidpreventionssamordnare i Dalarna?", "Who chairs the new delegation?"): a person's name
+    answers it, and a text that names nobody does not (`names_person`)."""
+    return bool(_ASKS_POST_HOLDER.search(question))

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.types import YEAR_IN_TEXT, Chunk, Passage
-from retrieval.asked_kinds import PHONE, SWEDISH_MONTHS, asked_kinds
+from retrieval.asked_kinds import (
+    PHONE,
+    SWEDISH_MONTHS,
+    asked_kinds,
+    asks_post_holder,
+    names_person,
+)
 from retrieval.english import with_swedish_terms
 from retrieval.instructions import instructs
 from retrieval.sentence_model import (
@@ -416,6 +422,15 @@ def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence
     return 0.0 if found else 1.0
 
 
+def no_post_holder(question: str, chunks: Sequence[Chunk]) -> float:
+    """1.0 when the question asks who holds a post (`asks_post_holder`: "Vem är ordförande i
+    Välfärdsrådet?") and no passage of the context names a person (`names_person`): the
+    documents may speak of the post, not of who holds it."""
+    if not asks_post_holder(question):
+        return 0.0
+    return 0.0 if any(names_person(c.text) for c in chunks) else 1.0
+
+
 # What ends a sentence before a word: "?" or "!", or a full stop after a word of four letters
 # or more (not "t.ex." or "ca.").
 _SENTENCE_BEFORE = re.compile(r"(?:[?!]|\w{4,}\.)\s*$")
@@ -776,6 +791,8 @@ class ExtractiveAnswerer:
         features["fact_not_about_names"] = fact_not_about_names(
             focus or question, [p.chunk for p in passages], named
         )
+        # ... or asks who holds a post, and no passage names anyone.
+        features["no_post_holder"] = no_post_holder(focus or question, [p.chunk for p in passages])
         return Selection(chosen, features)
 
     def passage_scores(

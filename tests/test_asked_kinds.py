@@ -6,6 +6,7 @@ import pytest
 
 from retrieval.asked_kinds import (
     asked_kinds,
+    asks_post_holder,
     first_names,
     names_person,
     states_address,
@@ -47,6 +48,28 @@ from retrieval.asked_kinds import (
 )
 def test_asked_kinds(question: str, kinds: list[str]) -> None:
     assert [kind.name for kind in asked_kinds(question)] == kinds
+
+
+@pytest.mark.parametrize(
+    ("question", "post"),
+    [
+        ("Vem är ordförande i Välfärdsrådet i Dalarna?", True),
+        ("Vem är SiS kontaktperson för pilotprojektet?", True),
+        ("Vem är suicidpreventionssamordnare i Dalarna?", True),
+        ("Och vem är verksamhetschef där?", True),
+        ("Vilken person är brukarinflytandesamordnare i Dalarna?", True),
+        ("Who chairs the new comorbidity delegation?", True),
+        ("Who is the project manager for the assignment?", True),
+        # An organisation can lead work or answer for it, and a role asked for by "vilken" may
+        # be answered by another role.
+        ("Vem leder arbetet med att revidera riktlinjen?", False),
+        ("Vem ansvarar för upphandlingen?", False),
+        ("Och vilken chef är ytterst ansvarig?", False),
+        ("Vilka chefer ingår i styrgruppen?", False),
+    ],
+)
+def test_asks_post_holder(question: str, post: bool) -> None:
+    assert asks_post_holder(question) is post
 
 
 @pytest.mark.parametrize(

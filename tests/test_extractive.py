@@ -33,6 +33,7 @@ from retrieval.extractive import (
     mentions,
     missing_fact,
     names_word,
+    no_post_holder,
     question_names,
     repeats,
     specific_terms,
@@ -819,6 +820,22 @@ def test_a_fact_the_context_states_only_about_other_names_refuses_by_rule(
     question: str, context: list[Chunk], named: list[str], refused: bool
 ) -> None:
     assert fact_not_about_names(question, context, named) == (1.0 if refused else 0.0)
+
+
+def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None:
+    functions = make_chunk(
+        "funktioner",
+        "- Suicidpreventionssamordnare: stödjer region och kommuner i det suicidpreventiva "
+        "arbetet\n- Brukarinflytandesamordnare (BISAM)",
+        heading="RSS funktioner",
+    )
+    signed = make_chunk("signerad", "Uppdragsledare Robin Ström", heading="Cosmic Link")
+    question = "Vem är suicidpreventionssamordnare i Dalarna?"
+    assert no_post_holder(question, [functions]) == 1.0
+    # A passage that names someone may name the holder.
+    assert no_post_holder(question, [functions, signed]) == 0.0
+    # A question that asks for no post holder.
+    assert no_post_holder("Vad gör suicidpreventionssamordnaren?", [functions]) == 0.0
 
 
 def test_a_name_counts_as_a_word_of_the_documents_only_at_the_start_of_a_word() -> None:

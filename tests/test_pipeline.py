@@ -253,6 +253,18 @@ def test_a_name_no_document_mentions_is_refused(pipeline: Pipeline) -> None:
     assert_cited(pipeline.ask(known), pipeline)
 
 
+def test_a_post_whose_holder_no_passage_names_is_refused(pipeline: Pipeline) -> None:
+    # The documents list the post among RSS Dalarna's functions; no one is named for it.
+    question = "Vem är suicidpreventionssamordnare i Dalarna?"
+    assert pipeline.refusal_features(question)["no_post_holder"] == 1.0
+    answer = pipeline.ask(question)
+    assert answer.refused, answer.text
+    # A post the documents name someone for is answered with the name.
+    answer = pipeline.ask("Vem är uppdragsledare för Cosmic Link?")
+    assert_cited(answer, pipeline)
+    assert "Robin Ström" in answer.text
+
+
 def test_a_name_counts_as_named_only_as_a_word_of_the_documents(pipeline: Pipeline) -> None:
     assert pipeline.named("Hur mycket får Mora kommun 2025?") == ("mora",)
     # "VGR" is in no document, though "avgränsning" holds its letters: the sum asked for
