@@ -63,14 +63,15 @@ DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 #   in the context: "Vad blir det för väder i Falun i helgen?". It holds for 4 of the 59
 #   unanswerable calibration questions nothing else refuses, for none of the validation
 #   questions nothing else refuses, and for none of the 294 answerable ones of either set.
-# - no_post_holder: the question asks who holds a post and no passage of the context names a
-#   person (`retrieval.extractive.no_post_holder`): "Vem är ordförande i Välfärdsrådet i
-#   Dalarna?", "Who chairs the new comorbidity delegation?". It holds for 5 of the 7 such
-#   unanswerable calibration questions and 1 of the 4 validation ones, which nothing else
-#   refused; none of the calibration or validation sets' answerable questions asks for a post
-#   holder. Of 12 answerable post questions written from the documents to check it ("Vem är
-#   uppdragsledare för Cosmic Link?", "Vem är generaldirektör för Socialstyrelsen?"), it holds
-#   for one, whose context misses the name and whose answer named nobody.
+# - no_post_holder: the question asks who holds a post and no passage of the context may name
+#   a person (`retrieval.extractive.no_post_holder`; a name by a first name the list does not
+#   know counts too): "Vem är suicidpreventionssamordnare i Dalarna?", "Who chairs the new
+#   comorbidity delegation?". It holds for 4 of the 7 such unanswerable calibration questions
+#   and 1 of the 4 validation ones, which nothing else refused; none of the calibration or
+#   validation sets' answerable questions asks for a post holder. Of 12 answerable post
+#   questions written from the documents to check it ("Vem är uppdragsledare för Cosmic
+#   Link?", "Vem är generaldirektör för Socialstyrelsen?"), it holds for one, whose context
+#   misses the name and whose answer named nobody.
 RULES = (
     "missing_year",
     "unknown_name",

@@ -7,6 +7,7 @@ chunks, and weighs terms by their idf over those chunks, as the pipeline does.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -30,6 +31,7 @@ from retrieval.extractive import (
     fact_not_about_names,
     has_content,
     is_english,
+    may_name_person,
     mentions,
     missing_fact,
     names_word,
@@ -834,8 +836,31 @@ def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None
     assert no_post_holder(question, [functions]) == 1.0
     # A passage that names someone may name the holder.
     assert no_post_holder(question, [functions, signed]) == 0.0
+    # A name whose first name the list does not know may be the holder's.
+    unknown = make_chunk("okänd", "Projektledare för Projekt Blåklint är Gunvor Stenlund.")
+    assert no_post_holder(question, [functions, unknown]) == 0.0
     # A question that asks for no post holder.
     assert no_post_holder("Vad gör suicidpreventionssamordnaren?", [functions]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "person"),
+    [
+        ("Uppdragsledare Robin Ström", True),
+        # A first name the list does not know, with a surname.
+        ("Projektledare för projektet är Gunvor Stenlund.", True),
+        # Capitalised pairs that are no one's name: a word also written in lower case, English
+        # words, a first name second, a word continued, an organisation.
+        ("Projekt Blåklint är ett projekt.", False),
+        ("Utbildning för instruktörer i Mental Health First Aid", False),
+        ("- Mini Maria- uppstart", False),
+        ("Processbild Processbilden visar flödet", False),
+        ("Ansökningar kom från Västra Götalandsregionen.", False),
+    ],
+)
+def test_may_name_person(text: str, person: bool) -> None:
+    lower = frozenset(re.findall(r"\b[a-zåäöéü]+\b", text))
+    assert may_name_person(text, lower) is person
 
 
 def test_a_name_counts_as_a_word_of_the_documents_only_at_the_start_of_a_word() -> None:
