@@ -156,5 +156,5 @@ def asked_kinds(question: str) -> list[AskedKind]:
 def asks_post_holder(question: str) -> bool:
     """Whether a question asks who holds a post ("Vem är ordförande i Välfärdsrådet?", "Vem är
     suicidpreventionssamordnare i Dalarna?", "Who chairs the new delegation?"): a person's name
-    answers it, and a text that names nobody does not (`names_person`)."""
+    answers it, and a passage that names nobody does not."""
     return bool(_ASKS_POST_HOLDER.search(question))

@@ -468,7 +468,7 @@ _LOWER_WORD = re.compile(r"\b[a-zåäöéü]+\b")
 _CAPITALISED_PAIR = re.compile(
     r"\b([A-ZÅÄÖ][a-zåäöéü]+(?:-[A-ZÅÄÖ][a-zåäöéü]+)?) ([A-ZÅÄÖ][a-zåäöéü]{2,})\b"
 )
-# How the names of organisations end: "Västra Götalandsregionen", "Statens institutionsstyrelse".
+# How the names of organisations end: "Västra Götalandsregionen", "Statens Institutionsstyrelse".
 _ORGANISATION_END = re.compile(
     r"(?:region|regionen|styrelse|styrelsen|rådet|kommun|kommunen|förbundet|nätverket|"
     r"delegationen|utredningen|utredningens|myndigheten|verket|institutet|departementet)$"
