@@ -79,6 +79,7 @@ def test_asks_post_holder(question: str, post: bool) -> None:
         ("Olivia Wigzell Generaldirektör", True),
         ("Projektledare för arbetet med regeringsuppdraget är Pär Alexandersson.", True),
         ("Anna-Karin Svensson håller i utbildningen.", True),
+        ("Projektledare för Projekt Blåklint är Gunvor Stenlund.", True),
         ("alma.haracic@socialstyrelsen.se", True),
         # Capitalised words that are no one's name.
         ("- Mini Maria- uppstart projektgrupp", False),
