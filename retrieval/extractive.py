@@ -344,6 +344,54 @@ def _states_count_of(text: str, question: str) -> bool:
     return any(pattern.search(rest) for pattern in patterns)
 
 
+# People counted: "Hur många personer/ungdomar/deltagare ...?", "How many young people ...?".
+# A head count answers such a question, or a share of a group ("40 procent av barnen"); a list
+# of items does not, as it may for "Hur många delmål ...?".
+_PEOPLE = (
+    r"personer|person|människor|ungdom(?:ar|arna|en)?|unga|barn(?:en)?|flick(?:a|or|orna)|"
+    r"pojk(?:e|ar|arna)|kvinn(?:a|or|orna)|män|deltagar(?:e|na)|patient(?:er|erna)?|"
+    r"elev(?:er|erna)?|anställda|medarbetar(?:e|na)|brukar(?:e|na)|invånar(?:e|na)|"
+    r"klient(?:er|erna)?|individ(?:er|erna)?|besökar(?:e|na)|användar(?:e|na)|\w*klassar(?:e|na)|"
+    r"people|persons|children|kids|young|youths?|adolescents|girls|boys|women|"
+    r"participants|attendees|patients|pupils|students|staff|employees|residents|users|"
+    r"individuals|clients|visitors"
+)
+_COUNTS_PEOPLE = re.compile(rf"(?:{_PEOPLE})", re.IGNORECASE)
+_HEAD_COUNT = re.compile(
+    rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})\s+(?:[\w-]+\s+){{0,2}}?(?:{_PEOPLE})\b"
+    rf"|\b(?:{_PEOPLE})\s+(?:[\w-]+\s+){{0,3}}?(?:\b\d+\b|{_NUMBER_WORD.pattern})"
+    r"|\b\d+\b\s+(?:deltog|deltar|närvarade|anmälde|attended|took part|participated)\b",
+    re.IGNORECASE,
+)
+# A share of a group of people: "40 procent av barnen och de unga"; it answers how many of a
+# group ("Hur många av ungdomarna ...?").
+# A school year is no head count: "alla elever i åk 9".
+_SCHOOL_YEAR = re.compile(r"\b(?:åk|årskurs|klass|grade|year)\s*\d+\b", re.IGNORECASE)
+_ASKS_PART_OF = re.compile(r"\b(?:hur många|how many)\s+(?:av|of)\b", re.IGNORECASE)
+_SHARE_OF_PEOPLE = re.compile(
+    rf"{_PERCENT.pattern}\s+(?:av|of)\s+(?:[\w-]+\s+){{0,2}}?(?:{_PEOPLE})\b", re.IGNORECASE
+)
+
+
+def asks_head_count(question: str) -> bool:
+    """Whether a question counts people ("Hur många personer sitter i SUS-gruppen?", "How many
+    young people use the app?"): the thing it counts (`_counted_noun`) is a word for people."""
+    noun = _counted_noun(question)
+    return noun is not None and bool(_COUNTS_PEOPLE.fullmatch(noun))
+
+
+def states_head_count(text: str, question: str) -> bool:
+    """Whether a text states a number of people (a number next to a word for people, or before
+    "deltog"; not a sum, a date, a school year or the question's own numbers), or, when the
+    question asks how many of a group ("Hur många av ungdomarna ...?"), a share of people ("40
+    procent av barnen").
+    A share does not count a group ("How many girls were cared for ...?"), and a share of
+    something else ("9 procent av platserna") is no answer."""
+    if _ASKS_PART_OF.search(question) and _SHARE_OF_PEOPLE.search(text):
+        return True
+    return bool(_HEAD_COUNT.search(_SCHOOL_YEAR.sub(" ", _not_counts(text, question))))
+
+
 def _states_figure(text: str, question: str) -> bool:
     return _states_sum(text, question) or _states_count(text, question)
 
@@ -421,6 +469,15 @@ def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence
     # may call it "Link".
     found = all(any(mentions(n, words) for n in phrase for words in stating) for phrase in phrases)
     return 0.0 if found else 1.0
+
+
+def no_head_count(question: str, chunks: Sequence[Chunk]) -> float:
+    """1.0 when the question counts people (`asks_head_count`: "Hur många ungdomar deltog i
+    piloten 2021?") and no passage of the context states a number of people or a share
+    (`states_head_count`): the documents describe the group without counting it."""
+    if not asks_head_count(question):
+        return 0.0
+    return 0.0 if any(states_head_count(c.text, question) for c in chunks) else 1.0
 
 
 def no_post_holder(question: str, chunks: Sequence[Chunk]) -> float:
@@ -837,6 +894,8 @@ class ExtractiveAnswerer:
         )
         # ... or asks who holds a post, and no passage names anyone.
         features["no_post_holder"] = no_post_holder(focus or question, [p.chunk for p in passages])
+        # ... or counts people, and no passage counts any.
+        features["no_head_count"] = no_head_count(focus or question, [p.chunk for p in passages])
         return Selection(chosen, features)
 
     def passage_scores(

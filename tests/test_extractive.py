@@ -25,6 +25,7 @@ from retrieval.extractive import (
     Unit,
     answer_types,
     asked_years,
+    asks_head_count,
     candidate_texts,
     chunk_words,
     embedding_texts,
@@ -35,11 +36,13 @@ from retrieval.extractive import (
     mentions,
     missing_fact,
     names_word,
+    no_head_count,
     no_post_holder,
     question_names,
     repeats,
     specific_terms,
     split_candidates,
+    states_head_count,
     under_headings,
 )
 from retrieval.lexical import LexicalIndex
@@ -841,6 +844,58 @@ def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None
     assert no_post_holder(question, [functions, unknown]) == 0.0
     # A question that asks for no post holder.
     assert no_post_holder("Vad gör suicidpreventionssamordnaren?", [functions]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "counts_people"),
+    [
+        ("Hur många personer sitter i SUS-gruppen?", True),
+        ("Hur många ungdomar deltog i piloten 2021?", True),
+        ("Hur många av ungdomarna hade gjort ett suicidförsök?", True),
+        ("How many young people use the app?", True),
+        ("How many girls can the unit take in?", True),
+        # Things, not people: a home for young people, goals, doctors' posts.
+        ("Hur många särskilda ungdomshem har SiS?", False),
+        ("Hur många delmål har handlingsplanen?", False),
+        ("Hur mycket pengar fick barnen?", False),
+    ],
+)
+def test_a_question_that_counts_people_is_told_apart(question: str, counts_people: bool) -> None:
+    assert asks_head_count(question) is counts_people
+
+
+@pytest.mark.parametrize(
+    ("text", "question", "states"),
+    [
+        ("Den avdelningen kan ta emot högst fyra flickor.", "How many girls can it take?", True),
+        ("I piloten deltog 35 ungdomar.", "Hur många ungdomar deltog?", True),
+        ("Av deltagarna svarade 12 på enkäten.", "Hur många deltagare svarade?", True),
+        ("Vid mötet 2024 var 40 på plats och 40 deltog.", "Hur många personer?", True),
+        # A share answers how many of a group, not how many there were.
+        ("40 procent av barnen och de unga hade varit i kris.", "Hur många av barnen?", True),
+        ("40 procent av barnen och de unga var i kris.", "How many girls were there?", False),
+        # A share of places, a price per head, a school year and a year are no head counts.
+        ("I dag är 9 procent av platserna resursförstärkta.", "Hur många av flickorna?", False),
+        ("Pris: ungefär 500 kr per deltagare.", "Hur många deltagare kom?", False),
+        ("Målgruppen är alla elever i åk 9 i Borlänge.", "Hur många elever nåddes?", False),
+        ("Ungdomar i Dalarna 2024 fick stöd.", "Hur många ungdomar fick stöd 2024?", False),
+    ],
+)
+def test_a_head_count_is_told_from_other_numbers(text: str, question: str, states: bool) -> None:
+    assert states_head_count(text, question) is states
+
+
+def test_people_no_passage_counts_refuse_by_rule() -> None:
+    described = make_chunk(
+        "sus", "SUS-gruppen består av företrädare för kommunerna, regionen och brukarna."
+    )
+    counted = make_chunk("pilot", "I piloten deltog 35 ungdomar från två kommuner.")
+    question = "Hur många personer sitter i SUS-gruppen?"
+    assert no_head_count(question, [described]) == 1.0
+    # A passage that counts people may hold the answer.
+    assert no_head_count(question, [described, counted]) == 0.0
+    # A question that counts no people.
+    assert no_head_count("Vilka sitter i SUS-gruppen?", [described]) == 0.0
 
 
 @pytest.mark.parametrize(

@@ -265,6 +265,13 @@ def test_a_post_whose_holder_no_passage_names_is_refused(pipeline: Pipeline) -> 
     assert "Robin Ström" in answer.text
 
 
+def test_people_no_passage_counts_are_refused(pipeline: Pipeline) -> None:
+    # The documents mention the SUS group, never how many sit in it.
+    question = "Hur många personer sitter i SUS-gruppen?"
+    assert pipeline.refusal_features(question)["no_head_count"] == 1.0
+    assert pipeline.ask(question).refused
+
+
 def test_a_name_counts_as_named_only_as_a_word_of_the_documents(pipeline: Pipeline) -> None:
     assert pipeline.named("Hur mycket får Mora kommun 2025?") == ("mora",)
     # "VGR" is in no document, though "avgränsning" holds its letters: the sum asked for
