@@ -117,10 +117,11 @@ _ASKS_CONTACT = re.compile(
     re.IGNORECASE,
 )
 # Years and dates ("2024", "2023–2024", "2024-06-12", "20210430"), law references
-# ("2024:79") and list numbers ("2. En mer sammanhållen ...") are not the number asked for.
+# ("2024:79"), list numbers ("2. En mer sammanhållen ...") and references to the sources
+# ("kriterierna [3]", "[3, 4]") are not the number asked for.
 _NOT_A_COUNT = re.compile(
     r"\b\d{4}:\d+\b|\b(?:19|20)\d{2}(?:[–-]\d{2}[–-]\d{2}|[–-](?:19|20)?\d{2})?\b|\b\d{8}\b"
-    r"|(?:^|(?<=\s))\(?\d{1,2}[.)](?=\s)"
+    r"|(?:^|(?<=\s))\(?\d{1,2}[.)](?=\s)|\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]"
 )
 _NUMBER_WORD = re.compile(
     r"\b(två|tre|fyra|fem|sex|sju|åtta|nio|tio|elva|tolv|tjugo|hundra|tusen|hälften|dubbelt|"

@@ -879,6 +879,8 @@ def test_a_question_that_counts_people_is_told_apart(question: str, counts_peopl
         ("Pris: ungefär 500 kr per deltagare.", "Hur många deltagare kom?", False),
         ("Målgruppen är alla elever i åk 9 i Borlänge.", "Hur många elever nåddes?", False),
         ("Ungdomar i Dalarna 2024 fick stöd.", "Hur många ungdomar fick stöd 2024?", False),
+        # A reference to the sources is no number of the text.
+        ("andra flickor som motsvarade kriterierna [3].", "Hur många flickor?", False),
     ],
 )
 def test_a_head_count_is_told_from_other_numbers(text: str, question: str, states: bool) -> None:

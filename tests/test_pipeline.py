@@ -270,6 +270,10 @@ def test_people_no_passage_counts_are_refused(pipeline: Pipeline) -> None:
     question = "Hur många personer sitter i SUS-gruppen?"
     assert pipeline.refusal_features(question)["no_head_count"] == 1.0
     assert pipeline.ask(question).refused
+    # People the documents count are answered with the count.
+    answer = pipeline.ask("Hur många flickor kan Kullen ta emot?")
+    assert_cited(answer, pipeline)
+    assert "fyra flickor" in answer.text
 
 
 def test_a_name_counts_as_named_only_as_a_word_of_the_documents(pipeline: Pipeline) -> None:
