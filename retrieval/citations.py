@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.types import Answer, Citation, Passage
-from retrieval.extractive import ScoredSentence, Selection, numbered_line
+from retrieval.extractive import ScoredSentence, Selection, Sentence, numbered_line
 
 REFUSAL_TEXT = "Jag hittar inget stöd för det i underlaget."
 # A document's own reference numbers ("… platser [2].") would read as our citation markers.
@@ -61,6 +61,18 @@ def _offset_in_line(scored: ScoredSentence) -> int:
     return max(0, line.find(scored.sentence.text))
 
 
+def _closes(previous: Sentence, sent: Sentence) -> bool:
+    """Whether a sentence closes the parenthesis the previous one (on its line or the line before
+    it, in the same passage) opened: "... (Kommunerna får stöd ... folkhälsoarbete." and
+    "Sammanlagt 8 006 024 kr)"."""
+    return (
+        sent.passage is previous.passage
+        and sent.line - previous.line in (0, 1)
+        and previous.text.count("(") > previous.text.count(")")
+        and sent.text.count(")") > sent.text.count("(")
+    )
+
+
 def build_extractive_answer(
     question: str,
     standalone: str,
@@ -88,14 +100,25 @@ def build_extractive_answer(
     quotes: dict[str, list[str]] = {}
     by_chunk: dict[str, Passage] = {}
     parts: list[str] = []
+    previous: Sentence | None = None
     for scored in _reading_order(selection.sentences):
         sent = scored.sentence
         cid = sent.passage.chunk.chunk_id
         if cid not in numbers:
             numbers[cid] = len(numbers) + 1
             by_chunk[cid] = sent.passage
-        quotes.setdefault(cid, []).append(sent.text)
         marker = f"[{numbers[cid]}]"
+        if previous is not None and _closes(previous, sent):
+            # The rest of a parenthesis the sentence splitter cut: one sentence, one marker.
+            parts[-1] = parts[-1].removesuffix(f" {marker}") + f" {shown(sent.text)} {marker}"
+            if sent.line == previous.line:
+                quotes[cid][-1] += " " + sent.text
+            else:
+                quotes[cid].append(sent.text)
+            previous = sent
+            continue
+        quotes.setdefault(cid, []).append(sent.text)
+        previous = sent
         if sent.kind in {"item", "row"}:
             parts.append(f"\n- {shown(sent.text)} {marker}")
         elif numbered_line(sent):

@@ -770,6 +770,43 @@ def _type_fit(types: set[str], text: str) -> float:
     )
 
 
+def _closing_parts(
+    chosen: list[ScoredSentence], scored: list[ScoredSentence]
+) -> list[ScoredSentence]:
+    """The chosen sentences, each that opens a parenthesis followed by the candidate that closes
+    it, when that is the next one of its passage: the sentence splitter cuts a parenthesis that
+    holds a full stop. "2. Insatser som främjar ... (Kommunerna får stöd för ... folkhälsoarbete."
+    goes on "Sammanlagt 8 006 024 kr)", the sum the item is about."""
+    out: list[ScoredSentence] = []
+    for cand in chosen:
+        out.append(cand)
+        s = cand.sentence
+        if s.text.count("(") <= s.text.count(")"):
+            continue
+        siblings = split_candidates(s.passage)
+        at = next(
+            (i for i, o in enumerate(siblings) if o.line == s.line and o.text == s.text), None
+        )
+        if at is None or at + 1 >= len(siblings):
+            continue
+        after = siblings[at + 1]
+        if after.text.count(")") <= after.text.count("("):
+            continue
+        closing = next(
+            (
+                c
+                for c in scored
+                if c.sentence.passage is s.passage
+                and c.sentence.line == after.line
+                and c.sentence.text == after.text
+            ),
+            None,
+        )
+        if closing is not None and all(closing is not c for c in chosen):
+            out.append(closing)
+    return out
+
+
 def _rows_about(
     chosen: list[ScoredSentence], best: ScoredSentence, named: Sequence[str]
 ) -> list[ScoredSentence]:
@@ -1065,6 +1102,7 @@ class ExtractiveAnswerer:
             chosen.append(cand)
         chosen = self._with_asked_fact(chosen, scored, question)
         chosen = self._whole_lists(self._with_list_items(chosen, types))
+        chosen = _closing_parts(chosen, scored)
         follow = self._continuation(best, scored)
         if follow is not None and not repeats(
             follow.sentence.text, [c.sentence.text for c in chosen]

@@ -155,6 +155,24 @@ def test_a_numbered_list_keeps_its_numbers_one_line_each() -> None:
     )
 
 
+def test_a_parenthesis_the_splitter_cut_is_one_sentence_with_one_marker() -> None:
+    passage = make_passage(
+        "2. Insatser för barn och unga (Kommunerna får stöd genom skola och socialtjänst. "
+        "Sammanlagt 8 006 024 kr)\nArenor som möter barn och föräldrar.",
+        rank=1,
+    )
+    by_text = sentences_of(passage)
+    opened = "2. Insatser för barn och unga (Kommunerna får stöd genom skola och socialtjänst."
+    closing = "Sammanlagt 8 006 024 kr)"
+    assert set(by_text) == {opened, closing, "Arenor som möter barn och föräldrar."}
+    chosen = selection(by_text[opened], by_text["Sammanlagt 8 006 024 kr)"])
+    answer = build_extractive_answer("Hur mycket?", "Hur mycket?", chosen, [passage])
+    assert answer.text == f"{opened} Sammanlagt 8 006 024 kr) [1]"
+    # Quoted as written: the two parts stand on one line of the passage.
+    assert answer.citations[0].quote == f"{opened} Sammanlagt 8 006 024 kr)"
+    assert answer.citations[0].quote in passage.chunk.text
+
+
 def test_an_opening_line_carries_the_number_of_the_sentence_that_states_it() -> None:
     passage = make_passage(VGR_TEXT, rank=1, doc_id="vgr_fordelning", position=3)
     chosen = selection(sentences_of(passage)[VGR_TEXT])

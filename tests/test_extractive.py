@@ -426,6 +426,23 @@ def test_features_without_passages(answerer: ExtractiveAnswerer) -> None:
     assert selection.features["english"] == 1.0
 
 
+def test_a_chosen_sentence_that_opens_a_parenthesis_keeps_the_part_that_closes_it(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # The sentence splitter cuts the parenthesis at its full stop; its rest holds the sum.
+    chunk = make_chunk(
+        "insatser",
+        "Stödet till kommunerna ges genom skola och socialtjänst i hela länet.\n"
+        "Insatser för barn och unga (Kommunerna får stöd genom skola. Sammanlagt 8 006 024 kr)\n"
+        "Kommunerna får också stöd genom socialtjänst och skola för vuxna.",
+    )
+    selection = select(answerer, "Hur får kommunerna stöd genom skola och socialtjänst?", [chunk])
+    chosen = texts(selection)
+    opened = "Insatser för barn och unga (Kommunerna får stöd genom skola."
+    assert opened in chosen
+    assert chosen[chosen.index(opened) + 1] == "Sammanlagt 8 006 024 kr)"
+
+
 def test_without_sentence_vectors_the_answer_comes_from_the_words(index: LexicalIndex) -> None:
     answerer = make_answerer(index, with_sentence_vectors=False)
     selection = answerer.select("Hur mycket statsbidrag får Region Skåne?", passages(SKANE))
