@@ -760,6 +760,12 @@ def test_an_unknown_name_refuses_by_rule(answerer: ExtractiveAnswerer) -> None:
         ("Vilket telefonnummer har RSS Dalarna?", "Ring oss på 023-49 00 00.", False),
         ("Vilket telefonnummer har RSS Dalarna?", "RSS Dalarna samordnar arbetet.", True),
         ("What is Alma Haracic's phone number?", "Alma Haracic", True),
+        # An e-mail address answers no phone number, a date no phone number, and the other way.
+        ("What is Alma Haracic's phone number?", "alma.haracic@socialstyrelsen.se", True),
+        ("Och telefonnummer?", "Rutinen gäller från 01-01-2025.", True),
+        ("Vilken e-postadress har Alma Haracic?", "alma.haracic@socialstyrelsen.se", False),
+        ("Vilken e-postadress har RSS Dalarna?", "Ring oss på 023-49 00 00.", True),
+        ("Vilket telefonnummer eller vilken e-postadress?", "rss.dalarna@regiondalarna.se", False),
         ("Finns det telefonrådgivning?", "Ja, ring 1177.", False),
         # No such fact asked for: "när" and an embedded "hur lång" are answered in words too.
         ("Vad handlar överenskommelsen om?", "Den handlar om samverkan.", False),
