@@ -500,15 +500,40 @@ def no_head_count(question: str, chunks: Sequence[Chunk]) -> float:
     return 0.0 if any(states_head_count(c.text, question) for c in chunks) else 1.0
 
 
+# The post a Swedish question asks about, without its definite or plural ending: "ordföranden"
+# -> "ordförande", "samordnaren" -> "samordnare".
+_SWEDISH_POST = re.compile(
+    r"\b(ordförande|\w*chef|\w*ledare|\w*samordnare|kontaktperson|\w*direktör)(?:en|n|er|na)?\b",
+    re.IGNORECASE,
+)
+
+
 def no_post_holder(question: str, chunks: Sequence[Chunk]) -> float:
     """1.0 when the question asks who holds a post (`asks_post_holder`: "Vem är ordförande i
     Välfärdsrådet?") and no passage of the context may name a person (`may_name_person`): the
-    documents may speak of the post, not of who holds it."""
+    documents may speak of the post, not of who holds it.
+
+    A Swedish question that names the post ("ordförande", "verksamhetschef") wants the name
+    by it: a person named on the line that names the post, or the line before or after it
+    ("Uppdragsledare Robin Ström"; a signature "Olivia Wigzell" over "Generaldirektör"). Names
+    elsewhere in the context are of other people ("Vem är ordförande i Välfärdsrådet i
+    Dalarna?" when the passages name members of a network, no chair)."""
     if not asks_post_holder(question):
         return 0.0
     texts = [c.text for c in chunks]
     lower = frozenset(w for t in texts for w in _LOWER_WORD.findall(t))
-    return 0.0 if any(may_name_person(t, lower) for t in texts) else 1.0
+    post = None if is_english(question) else _SWEDISH_POST.search(question)
+    if post is None:
+        return 0.0 if any(may_name_person(t, lower) for t in texts) else 1.0
+    names_post = re.compile(rf"\w*{re.escape(post.group(1))}", re.IGNORECASE)
+    for text in texts:
+        lines = [line for line in text.split("\n") if line.strip()]
+        for i, line in enumerate(lines):
+            if names_post.search(line) and may_name_person(
+                "\n".join(lines[max(0, i - 1) : i + 2]), lower
+            ):
+                return 0.0
+    return 1.0
 
 
 def may_name_person(text: str, lower: frozenset[str]) -> bool:

@@ -75,7 +75,13 @@ DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 #   validation sets' answerable questions asks for a post holder. Of 12 answerable post
 #   questions written from the documents to check it ("Vem är uppdragsledare för Cosmic
 #   Link?", "Vem är generaldirektör för Socialstyrelsen?"), it holds for one, whose context
-#   misses the name and whose answer named nobody.
+#   misses the name and whose answer named nobody. Since 2026-12-06 a Swedish question that
+#   names the post wants a person named on a line with the post or next to it ("Vem är
+#   ordförande i Välfärdsrådet i Dalarna?" when the passages name network members, no chair):
+#   2 more of 107 unanswerable calibration questions refused (67 -> 69), validation and
+#   evaluation unchanged, and none of 7 answerable post questions written from the documents
+#   ("Vem är polischef för områdespoliserna i Falun?", "Vem är ansvarig enhetschef för
+#   regeringsuppdraget om integrerad vård?") refused.
 # - no_head_count: the question counts people ("Hur många personer/ungdomar/deltagare ...?",
 #   "How many young people ...?") and no passage of the context states a number of people, or,
 #   for "Hur många av ungdomarna ...?", a share of a group (`retrieval.extractive.no_head_count`):

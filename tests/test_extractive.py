@@ -860,11 +860,17 @@ def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None
     signed = make_chunk("signerad", "Uppdragsledare Robin Ström", heading="Cosmic Link")
     question = "Vem är suicidpreventionssamordnare i Dalarna?"
     assert no_post_holder(question, [functions]) == 1.0
-    # A passage that names someone may name the holder.
-    assert no_post_holder(question, [functions, signed]) == 0.0
+    # A person named by another post is no answer ...
+    assert no_post_holder(question, [functions, signed]) == 1.0
+    # ... but is for the post named by the name, on its line or the next.
+    assert no_post_holder("Vem är uppdragsledare för Cosmic Link?", [signed]) == 0.0
+    signature = make_chunk("signatur", "Olivia Wigzell\nGeneraldirektör")
+    assert no_post_holder("Vem är generaldirektör för Socialstyrelsen?", [signature]) == 0.0
+    # A question in English is answered by a name anywhere in the context.
+    assert no_post_holder("Who chairs the delegation?", [functions, signed]) == 0.0
     # A name whose first name the list does not know may be the holder's.
     unknown = make_chunk("okänd", "Projektledare för Projekt Blåklint är Gunvor Stenlund.")
-    assert no_post_holder(question, [functions, unknown]) == 0.0
+    assert no_post_holder("Och vem är projektledaren?", [functions, unknown]) == 0.0
     # A question that asks for no post holder.
     assert no_post_holder("Vad gör suicidpreventionssamordnaren?", [functions]) == 0.0
 
