@@ -68,7 +68,8 @@ _ASKS_PERSON = re.compile(
 # nor "Vem ansvarar för ...?": an organisation often does ("RSS får i uppdrag att leda arbetet").
 _POSTS = (
     r"ordförande\w*|\w*chef(?:en)?|\w*ledare(?:n)?|\w*samordnare(?:n)?|kontaktperson\w*|"
-    r"\w*direktör\w*|chair\w*|heads?|coordinators?|contact person|leaders?|managers?|directors?"
+    r"\w*direktör\w*|\w*utredare(?:n)?|\w*minister(?:n)?|chair\w*|heads?|coordinators?|"
+    r"contact person|leaders?|managers?|directors?|investigators?|ministers?"
 )
 _ASKS_POST_HOLDER = re.compile(
     rf"\b(?:vem|vilken person|who)\b.*\b(?:{_POSTS})\b|\b(?:{_POSTS})\b.*\b(?:vem|who)\b"

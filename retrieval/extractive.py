@@ -503,7 +503,8 @@ def no_head_count(question: str, chunks: Sequence[Chunk]) -> float:
 # The post a Swedish question asks about, without its definite or plural ending: "ordföranden"
 # -> "ordförande", "samordnaren" -> "samordnare".
 _SWEDISH_POST = re.compile(
-    r"\b(ordförande|\w*chef|\w*ledare|\w*samordnare|kontaktperson|\w*direktör)(?:en|n|er|na)?\b",
+    r"\b(ordförande|\w*chef|\w*ledare|\w*samordnare|kontaktperson|\w*direktör|\w*utredare|"
+    r"\w*minister)(?:en|n|er|na)?\b",
     re.IGNORECASE,
 )
 

@@ -81,7 +81,8 @@ DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 #   2 more of 107 unanswerable calibration questions refused (67 -> 69), validation and
 #   evaluation unchanged, and none of 7 answerable post questions written from the documents
 #   ("Vem är polischef för områdespoliserna i Falun?", "Vem är ansvarig enhetschef för
-#   regeringsuppdraget om integrerad vård?") refused.
+#   regeringsuppdraget om integrerad vård?") refused. An investigator or a minister is a post
+#   too ("Vem var särskild utredare för Samsjuklighetsutredningen?"): one more (70 of 107).
 # - no_head_count: the question counts people ("Hur många personer/ungdomar/deltagare ...?",
 #   "How many young people ...?") and no passage of the context states a number of people, or,
 #   for "Hur många av ungdomarna ...?", a share of a group (`retrieval.extractive.no_head_count`):

@@ -60,6 +60,8 @@ def test_asked_kinds(question: str, kinds: list[str]) -> None:
         ("Vilken person är brukarinflytandesamordnare i Dalarna?", True),
         ("Who chairs the new comorbidity delegation?", True),
         ("Who is the project manager for the assignment?", True),
+        ("Vem var särskild utredare för Samsjuklighetsutredningen?", True),
+        ("Vem var socialminister när uppdraget gavs?", True),
         # An organisation can lead work or answer for it, and a role asked for by "vilken" may
         # be answered by another role.
         ("Vem leder arbetet med att revidera riktlinjen?", False),

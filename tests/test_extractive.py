@@ -866,6 +866,10 @@ def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None
     assert no_post_holder("Vem är uppdragsledare för Cosmic Link?", [signed]) == 0.0
     signature = make_chunk("signatur", "Olivia Wigzell\nGeneraldirektör")
     assert no_post_holder("Vem är generaldirektör för Socialstyrelsen?", [signature]) == 0.0
+    # An investigator the documents announce without naming.
+    announced = make_chunk("utredare", "Särskild utredare för avvecklingen ska tillsättas.")
+    question = "Vem var särskild utredare för Samsjuklighetsutredningen?"
+    assert no_post_holder(question, [announced, signed]) == 1.0
     # A question in English is answered by a name anywhere in the context.
     assert no_post_holder("Who chairs the delegation?", [functions, signed]) == 0.0
     # A name whose first name the list does not know may be the holder's.
