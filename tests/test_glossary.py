@@ -133,10 +133,13 @@ def test_curated_glossary_has_the_corpus_acronyms(curated: dict[str, GlossaryEnt
 def test_curated_acronyms_occur_in_the_corpus(
     curated: dict[str, GlossaryEntry], documents: dict[str, str]
 ) -> None:
+    # An acronym the documents write, or one staff write for a name the documents spell out
+    # ("Hur mycket får ... i VGR:s budgetförslag?" for Västra Götalandsregionen).
     text = "\n".join(documents.values())
     for entry in curated.values():
-        forms = (entry.acronym, *entry.aliases)
+        forms = (entry.acronym, *entry.aliases, entry.expansion)
         assert any(re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text) for f in forms), entry
+    assert curated["VGR"].expansion == "Västra Götalandsregionen"
 
 
 def test_curated_quotes_come_from_their_source(
