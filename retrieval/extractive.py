@@ -943,6 +943,7 @@ class ExtractiveAnswerer:
         query_vector: Sequence[float] | None = None,
         unknown_names: Sequence[str] = (),
         named: Sequence[str] = (),
+        spelled_out: Sequence[tuple[str, str]] = (),
     ) -> Selection:
         """Choose the sentences that answer ``question`` and compute refusal features.
 
@@ -957,6 +958,8 @@ class ExtractiveAnswerer:
                 (`Pipeline.unknown_names`).
             named: The question's names that a document the asker may read has as a word
                 (`Pipeline.named`).
+            spelled_out: The question's acronyms with what they stand for
+                (`SearchResult.spelled_out`): a passage that writes the name mentions them.
 
         Returns:
             The selected sentences, best first, and the features for the refusal model.
@@ -964,7 +967,7 @@ class ExtractiveAnswerer:
         query = self._query(question, focus)
         types = answer_types(focus or question)
         scored = self._score(query, types, passages, query_vector)
-        features = self._features(question, query, passages, scored, dense_scores)
+        features = self._features(question, query, passages, scored, dense_scores, spelled_out)
         # A name the documents never mention ("Region Uppsala", "Vasaloppet"): what they say
         # is about others.
         features["unknown_name"] = 1.0 if unknown_names else 0.0
@@ -1348,6 +1351,7 @@ class ExtractiveAnswerer:
         passages: Sequence[Passage],
         scored: list[ScoredSentence],
         dense_scores: dict[str, float] | None,
+        spelled_out: Sequence[tuple[str, str]] = (),
     ) -> dict[str, float]:
         top = list(passages[:3])
         # Each passage's terms (text and headings), analysed once for the features below.
@@ -1371,8 +1375,10 @@ class ExtractiveAnswerer:
             "best_score": scored[0].score if scored else 0.0,
             "best_similarity": max((s.similarity for s in scored), default=0.0),
             "context_coverage": coverage(query, context_terms),
-            "missing_specific": _missing_share(specific, [p.chunk for p in top]),
-            "missing_specific_best": _missing_share(specific, [best_chunk] if best_chunk else []),
+            "missing_specific": _missing_share(specific, [p.chunk for p in top], spelled_out),
+            "missing_specific_best": _missing_share(
+                specific, [best_chunk] if best_chunk else [], spelled_out
+            ),
             # A year asked for that neither the best passage nor the passage of the best sentence
             # names (text, headings, title, date): the documents report other years.
             "missing_year": _missing_year_share(asked_years(question), answering),
@@ -1437,14 +1443,40 @@ def _missing_year_share(groups: Sequence[tuple[str, ...]], chunks: Sequence[Chun
     return sum(1 for group in groups if not any(year in text for year in group)) / len(groups)
 
 
-def _missing_share(terms: list[str], chunks: Sequence[Chunk]) -> float:
-    """Share of a question's figures and names found in none of the chunks (title, headings)."""
+def _missing_share(
+    terms: list[str], chunks: Sequence[Chunk], spelled_out: Sequence[tuple[str, str]] = ()
+) -> float:
+    """Share of a question's figures and names found in none of the chunks (title, headings).
+    An acronym is found where the name it stands for is (``spelled_out``: "VGR-underlaget" in a
+    passage that writes "Västra Götalandsregionen" and "underlaget")."""
     if not terms:
         return 0.0
     text = " ".join(chunk_words(c) for c in chunks)
     flat = re.sub(r"\s", "", text)
-    missing = [t for t in terms if not _present(_fold(t), text, flat)]
+    missing = [
+        t
+        for t in terms
+        if not _present(_fold(t), text, flat) and not _spelled_out(_fold(t), text, spelled_out)
+    ]
     return len(missing) / len(terms)
+
+
+def _spelled_out(term: str, text: str, spelled_out: Sequence[tuple[str, str]]) -> bool:
+    """Whether a folded term that is an acronym, or holds one as a hyphenated part ("vgr",
+    "vgr:s", "vgr-underlaget"), is in the folded text as the name it stands for, with its
+    other parts."""
+    parts = term.split("-")
+    for acronym, expansion in spelled_out:
+        short = _fold(acronym)
+
+        def is_acronym(part: str, short: str = short) -> bool:
+            return part in (short, short + "s") or part.startswith(short + ":")
+
+        if not any(is_acronym(p) for p in parts) or _fold(expansion) not in text:
+            continue
+        if all(p in text for p in parts if not is_acronym(p) and len(p) > 2):
+            return True
+    return False
 
 
 def repeats(text: str, others: Sequence[str]) -> bool:

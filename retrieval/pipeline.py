@@ -661,4 +661,5 @@ class Pipeline:
             query_vector=result.query_vector,
             unknown_names=result.unknown_names,
             named=result.named,
+            spelled_out=result.spelled_out,
         )

@@ -12,7 +12,7 @@ from core.types import YEAR_IN_TEXT, Chunk, Filters, Passage, period_of
 from retrieval.english import with_swedish_terms
 from retrieval.extractive import is_english
 from retrieval.fusion import fuse_rankings
-from retrieval.glossary import GlossaryEntry, expand_query
+from retrieval.glossary import GlossaryEntry, expand_query, glossary_matches
 from retrieval.lexical import LexicalIndex
 
 # A chunk about the year a question asks for goes first from among this many of the best.
@@ -34,6 +34,9 @@ class SearchResult:
     unknown_names: tuple[str, ...] = ()
     # The question's names that an allowed document has as a word (`Pipeline.named`).
     named: tuple[str, ...] = ()
+    # The acronyms the question uses, with what they stand for in the glossary searched
+    # (("VGR", "Västra Götalandsregionen"),): a passage that writes the name mentions them.
+    spelled_out: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ def with_parts(
         whole.expanded_query,
         whole.query_vector,
         tuple(parts),
+        spelled_out=whole.spelled_out,
     )
 
 
@@ -207,7 +211,16 @@ class HybridRetriever:
         passages = [
             Passage(chunk, score, rank) for rank, (chunk, score) in enumerate(ordered[:k], start=1)
         ]
-        return SearchResult(passages, dense, lexical, timings, expanded, vector)
+        spelled_out = tuple(
+            (entry.acronym, entry.expansion)
+            for entry, how in (
+                glossary_matches(question, self._glossary) if self._use_glossary else []
+            )
+            if how == "acronym"
+        )
+        return SearchResult(
+            passages, dense, lexical, timings, expanded, vector, spelled_out=spelled_out
+        )
 
     def _lexical_query(self, expanded: str) -> str:
         """The lexical channel's query: an English question gets the Swedish words for its

@@ -443,6 +443,28 @@ def test_a_chosen_sentence_that_opens_a_parenthesis_keeps_the_part_that_closes_i
     assert chosen[chosen.index(opened) + 1] == "Sammanlagt 8 006 024 kr)"
 
 
+def test_an_acronym_is_found_where_the_name_it_stands_for_is(answerer: ExtractiveAnswerer) -> None:
+    chunk = make_chunk(
+        "vgr", "Västra Götalandsregionen avsätter 300 000 kr till kunskapsstyrning i underlaget."
+    )
+    spelled = [("VGR", "Västra Götalandsregionen")]
+    for question in (
+        "Hur mycket får kunskapsstyrning i VGR:s budget?",
+        "Vad står i VGR-underlaget?",
+    ):
+        context = passages(chunk)
+        alone = answerer.select(question, context, query_vector=NEUTRAL_QUERY)
+        assert alone.features["missing_specific"] == 1.0
+        told = answerer.select(question, context, query_vector=NEUTRAL_QUERY, spelled_out=spelled)
+        assert told.features["missing_specific"] == 0.0
+    # The other part of a hyphenated name must be there too.
+    question = "Vad står i VGR-rapporten?"
+    told = answerer.select(
+        question, passages(chunk), query_vector=NEUTRAL_QUERY, spelled_out=spelled
+    )
+    assert told.features["missing_specific"] == 1.0
+
+
 def test_without_sentence_vectors_the_answer_comes_from_the_words(index: LexicalIndex) -> None:
     answerer = make_answerer(index, with_sentence_vectors=False)
     selection = answerer.select("Hur mycket statsbidrag får Region Skåne?", passages(SKANE))

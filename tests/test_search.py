@@ -164,6 +164,8 @@ def test_an_acronym_question_is_expanded_with_its_full_name(
 
     assert result.expanded_query.startswith(question)
     assert expansion in result.expanded_query
+    # The answerer is told what the acronym stands for (`SearchResult.spelled_out`).
+    assert [e.lower() for _, e in result.spelled_out] == [expansion.lower()]
     best = result.passages[0].chunk
     assert best.doc_id == expected_doc
     assert expected_text in best.text
