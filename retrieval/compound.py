@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 
 # A conjunction followed by a new question word starts a new part. A comma alone does not:
-# ", vilket innebär ..." and ", which was ..." are relative clauses, not questions.
+# ", vilket innebär ..." and ", which was ..." are relative clauses, not questions. After a
+# comma, a conjunction and a verb start a yes/no question (", och ska de ...?", ", and does a
+# service have to ...?"); without the comma they mostly go on the same clause.
 _SPLIT = re.compile(
     r",?\s+(?:och|samt|and)\s+(?=(?:vad|vem|vilken|vilket|vilka|när|hur|var|varför|"
-    r"what|who|whom|which|when|how|where|why)\b)",
+    r"what|who|whom|which|when|how|where|why)\b)"
+    r"|,\s+(?:och|and)\s+(?=(?:ska|skall|är|finns|fanns|kan|får|fick|har|hade|behöver|måste|"
+    r"blir|gäller|should|is|are|does|do|did|can|could|will|would|was|were|has|have|must)\b)",
     re.IGNORECASE,
 )
 _MIN_WORDS = 3

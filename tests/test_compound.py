@@ -34,6 +34,15 @@ from retrieval.search import PartResult, SearchResult, with_parts
             "Vad kostar det, och vem betalar det, och när ska det vara betalt?",
             ["Vad kostar det?", "Vem betalar det?", "När ska det vara betalt?"],
         ),
+        # A comma, a conjunction and a verb: a yes/no question follows.
+        (
+            "Vilka regioner fick pengar, och har de redovisat hur de använts?",
+            ["Vilka regioner fick pengar?", "Har de redovisat hur de använts?"],
+        ),
+        (
+            "What should be done with other issues, and does a service have to attend?",
+            ["What should be done with other issues?", "Does a service have to attend?"],
+        ),
     ],
 )
 def test_a_question_asking_two_things_is_split(question: str, parts: list[str]) -> None:
@@ -46,6 +55,8 @@ def test_a_question_asking_two_things_is_split(question: str, parts: list[str]) 
         "Hur mycket fick Region Dalarna för suicidprevention 2025?",
         # "och" without a new question word joins two things of one question.
         "Vilka kommuner och regioner deltar i piloten?",
+        # Without a comma a verb goes on the same clause.
+        "Vilka regioner fick pengar och har redovisat dem?",
         # A comma alone is a relative clause, not a new question.
         "Vem skrev rapporten, vilket år kom den ut?",
         "Who signed the report, which was published in 2020?",
