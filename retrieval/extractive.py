@@ -459,7 +459,9 @@ def missing_fact(question: str, texts: Sequence[str]) -> float:
     return 1.0 if states is not None and not states(" ".join(texts)) else 0.0
 
 
-def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence[str]) -> float:
+def fact_not_about_names(
+    question: str, chunks: Sequence[Chunk], named: Sequence[str], asked_in: str | None = None
+) -> float:
     """1.0 when the question asks for a fact of a definite form (`missing_fact`) about a name
     the documents name, and no passage of the context that states such a fact mentions that
     name by any of its words: its figures are about something else. "Hur mycket kostade
@@ -473,8 +475,11 @@ def fact_not_about_names(question: str, chunks: Sequence[Chunk], named: Sequence
             (`names_word`); a name found only inside another word ("vgr" in "avgränsning")
             gives no evidence either way. An English question's names are its capitalised
             words the English term list does not know (`question_names`).
+        asked_in: Where the fact asked for is read, when not in ``question``: the standalone
+            form of a follow-up that names only whom it is about ("What about Region Skåne?"
+            after "How much does Västra Götaland get?").
     """
-    states = _asked_fact(question)
+    states = _asked_fact(asked_in or question)
     if states is None:
         return 0.0
     phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
@@ -975,8 +980,12 @@ class ExtractiveAnswerer:
         # The question asks for a sum, a number or a date that no passage states.
         features["missing_fact"] = missing_fact(focus or question, [p.chunk.text for p in passages])
         # ... or states it only in passages about something other than the names asked about.
+        # A follow-up that only names whom it is about asks the fact of the question before.
         features["fact_not_about_names"] = fact_not_about_names(
-            focus or question, [p.chunk for p in passages], named
+            focus or question,
+            [p.chunk for p in passages],
+            named,
+            asked_in=question if focus and _asked_fact(focus) is None else None,
         )
         # ... or asks who holds a post, and no passage names anyone.
         features["no_post_holder"] = no_post_holder(focus or question, [p.chunk for p in passages])

@@ -872,6 +872,18 @@ def test_a_fact_the_context_states_only_about_other_names_refuses_by_rule(
     assert fact_not_about_names(question, context, named) == (1.0 if refused else 0.0)
 
 
+def test_a_follow_up_naming_only_whom_it_is_about_asks_the_fact_of_the_question_before() -> None:
+    follow_up = "Och Mora?"
+    standalone = "Och Mora? Hur mycket får Region Dalarna 2025?"
+    context = [FOLKBUDGET, PLATSER]
+    # Read alone the follow-up asks no fact; with the question before it asks a sum of Mora.
+    assert fact_not_about_names(follow_up, context, ["mora"]) == 0.0
+    assert fact_not_about_names(follow_up, context, ["mora"], asked_in=standalone) == 1.0
+    # A follow-up about the publisher, whose figures the passages state, is answered.
+    dalarna = ["region", "dalarna"]
+    assert fact_not_about_names("Och Region Dalarna?", context, dalarna, asked_in=standalone) == 0.0
+
+
 def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None:
     functions = make_chunk(
         "funktioner",
