@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -607,6 +607,43 @@ def _name_phrases(question: str) -> list[list[str]]:
                 phrases.append([word.lower()])
             previous = i
     return phrases
+
+
+# A capitalised word inside a sentence: after a lower-case word or a comma, and a space.
+_MID_CAPITALISED = re.compile(r"(?<=[a-zåäöé,] )([A-ZÅÄÖ][a-zåäöé]{2,})\b")
+_LOWER_CASE_WORD = re.compile(r"\b[a-zåäöé]{3,}\b")
+
+
+def proper_nouns(texts: Iterable[str]) -> frozenset[str]:
+    """The words the texts write capitalised inside a sentence and never in lower case,
+    lower-cased: their names ("falun", "mora", "välfärdsrådet"). A heading's or a sentence's
+    first word is capitalised whatever it is, and is not counted."""
+    capitalised: set[str] = set()
+    lower: set[str] = set()
+    for text in texts:
+        capitalised.update(word.lower() for word in _MID_CAPITALISED.findall(text))
+        lower.update(_LOWER_WORD.findall(text))
+    return frozenset(capitalised - lower)
+
+
+def with_names_capitalised(question: str, is_name: Callable[[str], bool]) -> str:
+    """A question typed in lower case with its words that are names (``is_name``) capitalised:
+    "hur många platser har falun på länsdialogen?" is read for its names as "hur många platser
+    har Falun på länsdialogen?". Staff type chat questions so; the names decide which rows and
+    passages answer them. A question that writes a name with a capital (`_name_phrases`) is
+    left as typed: its writer capitalises names, and a lower-case word of it is no name. English
+    words are no names ("mental health" though the documents write "Mental Health First Aid")."""
+    if _name_phrases(question):
+        return question
+    english = _english_words()
+
+    def capitalise(match: re.Match[str]) -> str:
+        word = match.group()
+        if word in _ENGLISH_WORDS or word in english or not is_name(word):
+            return word
+        return word[0].upper() + word[1:]
+
+    return _LOWER_CASE_WORD.sub(capitalise, question)
 
 
 def names_word(name: str, folded: str) -> bool:

@@ -39,7 +39,9 @@ from retrieval.extractive import (
     has_content,
     mentions,
     names_word,
+    proper_nouns,
     question_names,
+    with_names_capitalised,
 )
 from retrieval.followup import rewrite_followup
 from retrieval.generate import refusal_answer, rewrite_question, stream_answer
@@ -153,6 +155,8 @@ class Pipeline:
         self._by_position = {(c.doc_id, c.position): c for c in chunks}
         # Each chunk's words as a question's names are looked for in them (`unknown_names`).
         self._words = {c.chunk_id: chunk_words(c) for c in chunks}
+        # The names the documents write (`proper_nouns`), to read a question typed in lower case.
+        self._names = proper_nouns(c.text for c in chunks)
         # English -> Swedish words for English questions (retrieval/en_sv_terms.tsv): the
         # lexical search, the answerer and the names of an English question use them.
         self._english_terms = load_terms() if settings.use_english_terms else None
@@ -311,6 +315,20 @@ class Pipeline:
         )
 
     # -- answering ------------------------------------------------------------------------
+    def _as_read(self, question: str, filters: Filters | None = None) -> str:
+        """The question with the names of the documents the filters allow capitalised where
+        it writes them in lower case (`with_names_capitalised`): "hur mycket får mora kommun?"
+        is read as "hur mycket får Mora kommun?"."""
+        allowed = self._retriever_for(filters).allowed_chunk_ids(filters)
+        words = None if allowed is None else self._allowed_words(allowed)
+
+        def is_name(word: str) -> bool:
+            if word not in self._names:
+                return False
+            return words is None or any(names_word(word, w) for w in words)
+
+        return with_names_capitalised(question, is_name)
+
     def standalone(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The question made standalone from the conversation (deterministic rule)."""
         return rewrite_followup(question, history)
@@ -405,9 +423,11 @@ class Pipeline:
             assert final is not None
             return final
         started = time.perf_counter()
-        question = clean_question(question, self.settings.max_question_chars)
+        question = self._as_read(
+            clean_question(question, self.settings.max_question_chars), filters
+        )
         history = self._recent(history)
-        standalone = self.standalone(question, history)
+        standalone = self._as_read(self.standalone(question, history), filters)
         require_content(standalone)
         t0 = time.perf_counter()
         passages, result = self.context(standalone, filters)
@@ -550,10 +570,12 @@ class Pipeline:
     ) -> Iterator[str | Answer]:
         """The "llm" mode: LLM rewrite, retrieval, generation and verification, with fallback."""
         started = time.perf_counter()
-        question = clean_question(question, self.settings.max_question_chars)
+        question = self._as_read(
+            clean_question(question, self.settings.max_question_chars), filters
+        )
         history = self._recent(history)
         llm_up = self.llm is not None
-        rule = rewrite_followup(question, history)
+        rule = self._as_read(rewrite_followup(question, history), filters)
         require_content(rule)
         rewritten: str | None = None
         t0 = time.perf_counter()
@@ -628,8 +650,10 @@ class Pipeline:
     ) -> dict[str, float]:
         """The refusal model's inputs for a question, read as `ask` reads it (for calibration):
         made standalone from the conversation, its own words weighing most."""
-        question = clean_question(question, self.settings.max_question_chars)
-        standalone = self.standalone(question, self._recent(history))
+        question = self._as_read(
+            clean_question(question, self.settings.max_question_chars), filters
+        )
+        standalone = self._as_read(self.standalone(question, self._recent(history)), filters)
         passages, result = self.context(standalone, filters)
         return self._select(question, standalone, passages, result).features
 
@@ -638,8 +662,8 @@ class Pipeline:
     ) -> tuple[list[Sentence], np.ndarray]:
         """The candidate sentences of the context `ask` would hand to the answerer, with their
         sentence-model features (for calibration)."""
-        question = clean_question(question, self.settings.max_question_chars)
-        standalone = self.standalone(question, self._recent(history))
+        question = self._as_read(clean_question(question, self.settings.max_question_chars))
+        standalone = self._as_read(self.standalone(question, self._recent(history)))
         passages, result = self.context(standalone)
         return self.answerer.candidate_features(
             standalone,

@@ -224,6 +224,19 @@ def test_a_follow_up_does_not_draw_on_a_restricted_document(
     assert "Gunvor Stenlund" in manager.text
 
 
+def test_a_lower_case_name_is_read_as_a_name_only_from_documents_the_user_may_read(
+    pipelines: dict[str, Pipeline],
+) -> None:
+    pipeline = pipelines["both"]
+    question = "vem är projektledare för projekt blåklint?"
+    staff = pipeline.ask(question, filters=STAFF)
+    assert staff.standalone_question == question  # nothing read from the restricted document
+    assert_nothing_restricted(staff)
+    manager = pipeline.ask(question, filters=MANAGERS)
+    assert manager.standalone_question == "vem är projektledare för Projekt Blåklint?"
+    assert "Gunvor Stenlund" in manager.text
+
+
 # --- the page ---------------------------------------------------------------------------------
 
 

@@ -38,12 +38,14 @@ from retrieval.extractive import (
     names_word,
     no_head_count,
     no_post_holder,
+    proper_nouns,
     question_names,
     repeats,
     specific_terms,
     split_candidates,
     states_head_count,
     under_headings,
+    with_names_capitalised,
 )
 from retrieval.lexical import LexicalIndex
 from retrieval.refusal import FEATURES, RULES, ruled_out
@@ -463,6 +465,29 @@ def test_an_acronym_is_found_where_the_name_it_stands_for_is(answerer: Extractiv
         question, passages(chunk), query_vector=NEUTRAL_QUERY, spelled_out=spelled
     )
     assert told.features["missing_specific"] == 1.0
+
+
+def test_the_names_of_the_documents_are_the_words_they_capitalise_inside_sentences() -> None:
+    texts = [
+        "Medlen går till Falun och till Mora kommun.",
+        "Kommunerna i Dalarna, Falun med flera.",
+        "Konferens om samverkan\nRegionen fördelar medlen i dalarna.",
+    ]
+    # "Konferens" and "Regionen" open a line; "dalarna" is also written in lower case.
+    assert proper_nouns(texts) == {"falun", "mora"}
+
+
+def test_a_question_typed_in_lower_case_is_read_with_the_names_capitalised() -> None:
+    names = {"falun", "mora", "health"}.__contains__
+    assert (
+        with_names_capitalised("hur många platser har falun på länsdialogen?", names)
+        == "hur många platser har Falun på länsdialogen?"
+    )
+    assert with_names_capitalised("how much did mora get?", names) == "how much did Mora get?"
+    # A writer who capitalises names has written them so; English words are no names.
+    typed = "Hur mycket fick falun jämfört med Mora?"
+    assert with_names_capitalised(typed, names) == typed
+    assert with_names_capitalised("what about mental health?", names) == "what about mental health?"
 
 
 def test_without_sentence_vectors_the_answer_comes_from_the_words(index: LexicalIndex) -> None:

@@ -253,6 +253,16 @@ def test_a_name_no_document_mentions_is_refused(pipeline: Pipeline) -> None:
     assert_cited(pipeline.ask(known), pipeline)
 
 
+def test_a_question_typed_in_lower_case_finds_its_names(pipeline: Pipeline) -> None:
+    # The row of the municipality asked about, as when it is typed with a capital.
+    typed = pipeline.ask("hur många platser har falun på länsdialogen?")
+    assert_cited(typed, pipeline)
+    assert "Falun | Antal platser: 9" in typed.text
+    assert typed.standalone_question == "hur många platser har Falun på länsdialogen?"
+    # The documents' sums are not about Mora, in lower case either.
+    assert pipeline.ask("hur mycket får mora kommun 2025?").refused
+
+
 def test_a_post_whose_holder_no_passage_names_is_refused(pipeline: Pipeline) -> None:
     # The documents list the post among RSS Dalarna's functions; no one is named for it.
     question = "Vem är suicidpreventionssamordnare i Dalarna?"
