@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.types import Answer, Citation, Passage
-from retrieval.extractive import ScoredSentence, Selection, Sentence, numbered_line
+from retrieval.extractive import (
+    ScoredSentence,
+    Selection,
+    Sentence,
+    closes_parenthesis,
+    numbered_line,
+    opens_parenthesis,
+)
 
 REFUSAL_TEXT = "Jag hittar inget stöd för det i underlaget."
 # A document's own reference numbers ("… platser [2].") would read as our citation markers.
@@ -68,8 +75,8 @@ def _closes(previous: Sentence, sent: Sentence) -> bool:
     return (
         sent.passage is previous.passage
         and sent.line - previous.line in (0, 1)
-        and previous.text.count("(") > previous.text.count(")")
-        and sent.text.count(")") > sent.text.count("(")
+        and opens_parenthesis(previous.text)
+        and closes_parenthesis(sent.text)
     )
 
 

@@ -128,6 +128,8 @@ _NUMBER_WORD = re.compile(
     r"two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|hundred|thousand|half|twice)\b",
     re.IGNORECASE,
 )
+# A number in digits or in words.
+_A_NUMBER = rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})"
 _DURATION = re.compile(
     r"\b(?:\d+(?:[,.]\d+)?|en|ett|två|tre|fyra|fem|sex|one|two|three|four|five|six)\s*"
     r"(?:dagar|dag|dygn|veckor|vecka|månader|månad|år|timmar|timme|tim|h|minuter|min|days?|"
@@ -326,10 +328,9 @@ def _count_of_patterns(question: str) -> tuple[re.Pattern[str], ...]:
     if stem is None:
         return ()
     stem = re.escape(stem)
-    number = rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})"
     return (
-        re.compile(rf"{number}\s+(?:\w+\s+)?\w*{stem}", re.IGNORECASE),
-        re.compile(rf"\w*{stem}\w*\b.*?{number}", re.IGNORECASE),
+        re.compile(rf"{_A_NUMBER}\s+(?:\w+\s+)?\w*{stem}", re.IGNORECASE),
+        re.compile(rf"\w*{stem}\w*\b.*?{_A_NUMBER}", re.IGNORECASE),
     )
 
 
@@ -358,15 +359,15 @@ _PEOPLE = (
 )
 _COUNTS_PEOPLE = re.compile(rf"(?:{_PEOPLE})", re.IGNORECASE)
 _HEAD_COUNT = re.compile(
-    rf"(?:\b\d+\b|{_NUMBER_WORD.pattern})\s+(?:[\w-]+\s+){{0,2}}?(?:{_PEOPLE})\b"
-    rf"|\b(?:{_PEOPLE})\s+(?:[\w-]+\s+){{0,3}}?(?:\b\d+\b|{_NUMBER_WORD.pattern})"
+    rf"{_A_NUMBER}\s+(?:[\w-]+\s+){{0,2}}?(?:{_PEOPLE})\b"
+    rf"|\b(?:{_PEOPLE})\s+(?:[\w-]+\s+){{0,3}}?{_A_NUMBER}"
     r"|\b\d+\b\s+(?:deltog|deltar|närvarade|anmälde|attended|took part|participated)\b",
     re.IGNORECASE,
 )
-# A share of a group of people: "40 procent av barnen och de unga"; it answers how many of a
-# group ("Hur många av ungdomarna ...?").
 # A school year is no head count: "alla elever i åk 9".
 _SCHOOL_YEAR = re.compile(r"\b(?:åk|årskurs|klass|grade|year)\s*\d+\b", re.IGNORECASE)
+# A share of a group of people: "40 procent av barnen och de unga"; it answers how many of a
+# group ("Hur många av ungdomarna ...?").
 _ASKS_PART_OF = re.compile(r"\b(?:hur många|how many)\s+(?:av|of)\b", re.IGNORECASE)
 _SHARE_OF_PEOPLE = re.compile(
     rf"{_PERCENT.pattern}\s+(?:av|of)\s+(?:[\w-]+\s+){{0,2}}?(?:{_PEOPLE})\b", re.IGNORECASE
@@ -611,7 +612,6 @@ def _name_phrases(question: str) -> list[list[str]]:
 
 # A capitalised word inside a sentence: after a lower-case word or a comma, and a space.
 _MID_CAPITALISED = re.compile(r"(?<=[a-zåäöé,] )([A-ZÅÄÖ][a-zåäöé]{2,})\b")
-_LOWER_CASE_WORD = re.compile(r"\b[a-zåäöé]{3,}\b")
 
 
 def proper_nouns(texts: Iterable[str]) -> frozenset[str]:
@@ -643,7 +643,7 @@ def with_names_capitalised(question: str, is_name: Callable[[str], bool]) -> str
             return word
         return word[0].upper() + word[1:]
 
-    return _LOWER_CASE_WORD.sub(capitalise, question)
+    return _LOWER_WORD.sub(capitalise, question)
 
 
 def names_word(name: str, folded: str) -> bool:
@@ -857,6 +857,39 @@ def _type_fit(types: set[str], text: str) -> float:
     )
 
 
+def opens_parenthesis(text: str) -> bool:
+    """Whether a text opens more parentheses than it closes."""
+    return text.count("(") > text.count(")")
+
+
+def closes_parenthesis(text: str) -> bool:
+    """Whether a text closes more parentheses than it opens."""
+    return text.count(")") > text.count("(")
+
+
+def _next_candidate(sentence: Sentence, scored: Sequence[ScoredSentence]) -> ScoredSentence | None:
+    """The scored candidate that follows a sentence in its passage; None when the sentence is
+    its passage's last or the next one is not among ``scored``."""
+    siblings = split_candidates(sentence.passage)
+    at = next(
+        (i for i, s in enumerate(siblings) if s.line == sentence.line and s.text == sentence.text),
+        None,
+    )
+    if at is None or at + 1 >= len(siblings):
+        return None
+    after = siblings[at + 1]
+    return next(
+        (
+            c
+            for c in scored
+            if c.sentence.passage is sentence.passage
+            and c.sentence.line == after.line
+            and c.sentence.text == after.text
+        ),
+        None,
+    )
+
+
 def _closing_parts(
     chosen: list[ScoredSentence], scored: list[ScoredSentence]
 ) -> list[ScoredSentence]:
@@ -867,29 +900,14 @@ def _closing_parts(
     out: list[ScoredSentence] = []
     for cand in chosen:
         out.append(cand)
-        s = cand.sentence
-        if s.text.count("(") <= s.text.count(")"):
+        if not opens_parenthesis(cand.sentence.text):
             continue
-        siblings = split_candidates(s.passage)
-        at = next(
-            (i for i, o in enumerate(siblings) if o.line == s.line and o.text == s.text), None
-        )
-        if at is None or at + 1 >= len(siblings):
-            continue
-        after = siblings[at + 1]
-        if after.text.count(")") <= after.text.count("("):
-            continue
-        closing = next(
-            (
-                c
-                for c in scored
-                if c.sentence.passage is s.passage
-                and c.sentence.line == after.line
-                and c.sentence.text == after.text
-            ),
-            None,
-        )
-        if closing is not None and all(closing is not c for c in chosen):
+        closing = _next_candidate(cand.sentence, scored)
+        if (
+            closing is not None
+            and closes_parenthesis(closing.sentence.text)
+            and all(closing is not c for c in chosen)
+        ):
             out.append(closing)
     return out
 
@@ -1267,24 +1285,11 @@ class ExtractiveAnswerer:
         back to the best ("Det gäller ...", "Dessa ...", "Detta innebär ...") whatever its
         score, since it says what the best one only announces.
         """
-        siblings = split_candidates(best.sentence.passage)
-        at = next(
-            (
-                i
-                for i, s in enumerate(siblings)
-                if s.line == best.sentence.line and s.text == best.sentence.text
-            ),
-            None,
-        )
-        if at is None or at + 1 >= len(siblings) or siblings[at + 1].kind == "heading":
+        follow = _next_candidate(best.sentence, scored)
+        if follow is None or follow.sentence.kind == "heading":
             return None
-        after = siblings[at + 1]
         floor = best.score - self.continuation_margin
-        for cand in scored:
-            s = cand.sentence
-            if s.passage is best.sentence.passage and s.line == after.line and s.text == after.text:
-                return cand if cand.score >= floor or _REFERS_BACK.match(s.text) else None
-        return None
+        return follow if follow.score >= floor or _REFERS_BACK.match(follow.sentence.text) else None
 
     def _with_list_items(
         self, chosen: list[ScoredSentence], types: set[str]
