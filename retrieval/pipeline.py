@@ -59,6 +59,7 @@ from retrieval.search import (
 )
 from retrieval.sentence_model import PRIOR
 from retrieval.sentence_vectors import SentenceVectors
+from retrieval.swedish import expand_chat_words
 
 log = logging.getLogger(__name__)
 
@@ -316,9 +317,10 @@ class Pipeline:
 
     # -- answering ------------------------------------------------------------------------
     def _as_read(self, question: str, filters: Filters | None = None) -> str:
-        """The question with the names of the documents the filters allow capitalised where
-        it writes them in lower case (`with_names_capitalised`): "hur mycket får mora kommun?"
-        is read as "hur mycket får Mora kommun?"."""
+        """The question with the short forms of chat Swedish written out (`expand_chat_words`:
+        "hur mkt") and the names of the documents the filters allow capitalised where it
+        writes them in lower case (`with_names_capitalised`): "hur mkt får mora kommun?" is read
+        as "hur mycket får Mora kommun?"."""
         allowed = self._retriever_for(filters).allowed_chunk_ids(filters)
         words = None if allowed is None else self._allowed_words(allowed)
 
@@ -327,7 +329,7 @@ class Pipeline:
                 return False
             return words is None or any(names_word(word, w) for w in words)
 
-        return with_names_capitalised(question, is_name)
+        return with_names_capitalised(expand_chat_words(question), is_name)
 
     def standalone(self, question: str, history: Sequence[Turn] = ()) -> str:
         """The question made standalone from the conversation (deterministic rule)."""

@@ -125,6 +125,38 @@ def _join_line_hyphen(match: re.Match[str]) -> str:
     return ""
 
 
+# Short forms of chat Swedish, written out: "hur mkt", "finns det ngn", "vem e ordförande".
+_CHAT_WORDS = {
+    "mkt": "mycket",
+    "ngn": "någon",
+    "ngt": "något",
+    "nån": "någon",
+    "nåt": "något",
+    "nåra": "några",
+}
+_CHAT_WORD = re.compile(rf"\b({'|'.join(_CHAT_WORDS)})\b", re.IGNORECASE)
+# "e" for "är" after a question word, "va" for "vad" opening a question.
+_CHAT_IS = re.compile(
+    r"\b(vad|vem|vilka|vilken|vilket|när|var|hur|vart|varför)\s+e\b(?!-)", re.IGNORECASE
+)
+_CHAT_WHAT = re.compile(r"^va\b(?=\s)", re.IGNORECASE)
+
+
+def expand_chat_words(question: str) -> str:
+    """A question with the short forms of chat Swedish written out ("hur mkt" -> "hur
+    mycket", "vem e" -> "vem är", "va kostar" -> "vad kostar"), so that what it asks for is
+    read as in the written form."""
+
+    def written(match: re.Match[str]) -> str:
+        word = match.group()
+        full = _CHAT_WORDS[word.lower()]
+        return full.capitalize() if word[0].isupper() else full
+
+    question = _CHAT_WORD.sub(written, question)
+    question = _CHAT_IS.sub(lambda m: f"{m.group(1)} är", question)
+    return _CHAT_WHAT.sub(lambda m: "Vad" if m.group()[0] == "V" else "vad", question)
+
+
 def normalise(text: str) -> str:
     """Normalise text for matching: `unify_text`, then lowercase.
 

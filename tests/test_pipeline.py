@@ -259,8 +259,9 @@ def test_a_question_typed_in_lower_case_finds_its_names(pipeline: Pipeline) -> N
     assert_cited(typed, pipeline)
     assert "Falun | Antal platser: 9" in typed.text
     assert typed.standalone_question == "hur många platser har Falun på länsdialogen?"
-    # The documents' sums are not about Mora, in lower case either.
+    # The documents' sums are not about Mora, in lower case and chat Swedish either.
     assert pipeline.ask("hur mycket får mora kommun 2025?").refused
+    assert pipeline.ask("hur mkt får mora kommun 2025?").refused
 
 
 def test_a_post_whose_holder_no_passage_names_is_refused(pipeline: Pipeline) -> None:

@@ -12,6 +12,7 @@ from retrieval.swedish import (
     CompoundSplitter,
     analyse,
     char_ngrams,
+    expand_chat_words,
     normalise,
     split_compound,
     stem,
@@ -213,3 +214,20 @@ def test_weighted_terms_weigh_parts_below_words(splitter: CompoundSplitter) -> N
     assert terms[stem("samsjuklighetsdelegationen")] == 1.0
     assert terms[stem("delegationen")] == pytest.approx(0.3)
     assert terms[stem("samsjuklighet")] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [
+        ("hur mkt fick dalarna 2025?", "hur mycket fick dalarna 2025?"),
+        ("Finns det nån rutin för ngt sånt?", "Finns det någon rutin för något sånt?"),
+        ("vem e ordförande?", "vem är ordförande?"),
+        ("Va kostar det?", "Vad kostar det?"),
+        # Left as they are: an "e" that opens a word, a "va" that asks nothing, whole words.
+        ("vad e-handel är", "vad e-handel är"),
+        ("va?", "va?"),
+        ("Hur mycket kostar det?", "Hur mycket kostar det?"),
+    ],
+)
+def test_chat_short_forms_are_written_out(typed: str, written: str) -> None:
+    assert expand_chat_words(typed) == written
