@@ -425,9 +425,8 @@ class Pipeline:
             assert final is not None
             return final
         started = time.perf_counter()
-        question = self._as_read(
-            clean_question(question, self.settings.max_question_chars), filters
-        )
+        typed = clean_question(question, self.settings.max_question_chars)
+        question = self._as_read(typed, filters)
         history = self._recent(history)
         standalone = self._as_read(self.standalone(question, history), filters)
         require_content(standalone)
@@ -444,7 +443,8 @@ class Pipeline:
             "answer_ms": answer_ms,
             "total_ms": (time.perf_counter() - started) * 1000,
         }
-        return replace(answer, timings=timings)
+        # The answer keeps the question as typed; `standalone_question` is how it was read.
+        return replace(answer, question=typed, timings=timings)
 
     def _save_sentence_vectors(self) -> None:
         # Sentences embedded on the fly (e.g. after a re-ingest from the page) are kept.
@@ -572,9 +572,8 @@ class Pipeline:
     ) -> Iterator[str | Answer]:
         """The "llm" mode: LLM rewrite, retrieval, generation and verification, with fallback."""
         started = time.perf_counter()
-        question = self._as_read(
-            clean_question(question, self.settings.max_question_chars), filters
-        )
+        typed = clean_question(question, self.settings.max_question_chars)
+        question = self._as_read(typed, filters)
         history = self._recent(history)
         llm_up = self.llm is not None
         rule = self._as_read(rewrite_followup(question, history), filters)
@@ -637,7 +636,7 @@ class Pipeline:
             yield answer.text
         timings["answer_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield replace(answer, timings=timings)
+        yield replace(answer, question=typed, timings=timings)
 
     def _ruled_out(
         self, question: str, standalone: str, passages: list[Passage], result: SearchResult

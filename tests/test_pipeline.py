@@ -258,7 +258,9 @@ def test_a_question_typed_in_lower_case_finds_its_names(pipeline: Pipeline) -> N
     typed = pipeline.ask("hur många platser har falun på länsdialogen?")
     assert_cited(typed, pipeline)
     assert "Falun | Antal platser: 9" in typed.text
+    # Read with the capital, shown as typed (the page shows how it was read under "Sökt som").
     assert typed.standalone_question == "hur många platser har Falun på länsdialogen?"
+    assert typed.question == "hur många platser har falun på länsdialogen?"
     # The documents' sums are not about Mora, in lower case and chat Swedish either.
     assert pipeline.ask("hur mycket får mora kommun 2025?").refused
     assert pipeline.ask("hur mkt får mora kommun 2025?").refused
