@@ -452,6 +452,9 @@ def render_message(message: Message, pipeline: Any, settings: Settings) -> None:
     answer = message.answer
     if answer.notice:
         st.info(answer.notice)
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        # How a follow-up, or a question in chat Swedish or lower case, was read and searched.
+        st.caption("Sökt som: " + escape_md(answer.standalone_question))
     st.markdown(answer_md(answer))
     missing = [s for s in answer.unverified if s and s not in answer.text]
     if answer.unverified:

@@ -174,6 +174,19 @@ def test_a_follow_up_is_asked_with_the_conversation(
 
 
 @pytest.mark.slow
+def test_a_question_in_chat_swedish_shows_how_it_was_read(env: pytest.MonkeyPatch) -> None:
+    at = open_page()
+    ask(at, "hur mkt får mora kommun 2025?")
+
+    message = last_message(at)
+    assert message.answer is not None
+    assert message.answer.question == "hur mkt får mora kommun 2025?"
+    assistant = at.chat_message[-1]
+    assert [c.value for c in assistant.caption] == ["Sökt som: hur mycket får Mora kommun 2025?"]
+    assert message.answer.refused  # the documents' sums are the county's, not Mora's
+
+
+@pytest.mark.slow
 def test_filters_limit_the_sources(env: pytest.MonkeyPatch, answered: tuple[str, Answer]) -> None:
     question, expected = answered
     cited = expected.citations[0].doc_id
