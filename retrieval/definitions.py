@@ -20,8 +20,11 @@ from retrieval.swedish import analyse
 # The whole question asks what one word means; the named group that matched holds the word
 # as written.
 _ASKS_MEANING = re.compile(
-    r"^\s*(?:"
-    r"vad\s+(?:betyder|innebär|är|menas\s+med)\s+(?:förkortningen\s+)?(?:en\s+|ett\s+)?(?P<sv>\S+?)"
+    # A polite lead-in: "Kan du berätta vad SiS är?", "Jag undrar vad LVU betyder".
+    r"^\s*(?:(?:kan\s+du\s+|skulle\s+du\s+kunna\s+)?(?:berätta|förklara)\s+(?:för\s+mig\s+)?"
+    r"|jag\s+undrar\s+|vet\s+du\s+)?(?:"
+    r"vad\s+(?:förkortningen\s+)?(?P<sv_sub>\S+?)\s+(?:är|betyder|innebär|står\s+för)"
+    r"|vad\s+(?:betyder|innebär|är|menas\s+med)\s+(?:förkortningen\s+)?(?:en\s+|ett\s+)?(?P<sv>\S+?)"
     r"(?:\s+för\s+något)?"
     r"|vad\s+står\s+(?:förkortningen\s+)?(?P<sv_for>\S+?)\s+för"
     r"|vad\s+är\s+förkortningen\s+(?P<sv_abbr>\S+?)"

@@ -104,6 +104,31 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
+# Thanks and greetings, with nothing asked: "Tack!", "Hej", "Thanks".
+_THANKS = re.compile(
+    r"^\s*(?:tack(?:\s+så\s+mycket|\s+för\s+hjälpen|\s+ska\s+du\s+ha)?|tackar|stort\s+tack|"
+    r"thanks?(?:\s+a\s+lot)?|thank\s+you(?:\s+very\s+much)?)\s*[!.]*\s*$",
+    re.IGNORECASE,
+)
+_GREETING = re.compile(
+    r"^\s*(?:hej(?:san)?|hallå|god\s+(?:morgon|dag|kväll)|tjena|hi|hello|hey)\s*[!.]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def reject_small_talk(question: str) -> None:
+    """Answer thanks and greetings with a line that invites a question, not with a search: a
+    follow-up "Tack!" would otherwise be joined to the question before it and answered again.
+
+    Raises:
+        InputError: the question is only thanks or a greeting.
+    """
+    if _THANKS.match(question):
+        raise InputError("Varsågod! Ställ gärna en ny fråga om dokumenten.")
+    if _GREETING.match(question):
+        raise InputError("Hej! Ställ en fråga om dokumenten, till exempel ”Vad betyder SIP?”.")
+
+
 def require_content(standalone: str) -> None:
     """Refuse a question with nothing to search for, even with the conversation before it.
 
@@ -426,6 +451,7 @@ class Pipeline:
             return final
         started = time.perf_counter()
         typed = clean_question(question, self.settings.max_question_chars)
+        reject_small_talk(typed)
         question = self._as_read(typed, filters)
         history = self._recent(history)
         standalone = self._as_read(self.standalone(question, history), filters)
@@ -573,6 +599,7 @@ class Pipeline:
         """The "llm" mode: LLM rewrite, retrieval, generation and verification, with fallback."""
         started = time.perf_counter()
         typed = clean_question(question, self.settings.max_question_chars)
+        reject_small_talk(typed)
         question = self._as_read(typed, filters)
         history = self._recent(history)
         llm_up = self.llm is not None

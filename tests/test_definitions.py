@@ -37,6 +37,10 @@ GLOSSARY = {e.acronym: e for e in (SIS, LVU, HVB, LAG)}
         ("What is HVB?", "HVB"),
         ("HVB?", "HVB"),
         ("LAG?", "LAG"),
+        # A polite lead-in and the word order of a clause.
+        ("Kan du berätta vad SiS är?", "SiS"),
+        ("Jag undrar vad LVU betyder", "LVU"),
+        ("kan du förklara vad förkortningen HVB står för?", "HVB"),
     ],
 )
 def test_a_question_about_what_an_acronym_means(question: str, acronym: str) -> None:
@@ -54,6 +58,7 @@ def test_a_question_about_what_an_acronym_means(question: str, acronym: str) -> 
         "Vad betyder samverkan?",  # no acronym of the glossary
         "Vad betyder lag?",  # "LAG" is also an ordinary word: only as written
         "Hur många platser har SiS?",
+        "Kan du berätta vad SiS gör?",
     ],
 )
 def test_other_questions_ask_no_acronym(question: str) -> None:

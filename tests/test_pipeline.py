@@ -445,6 +445,30 @@ def test_a_question_with_nothing_to_search_for_raises_an_input_error(
     assert str(streamed.value) == NOTHING_TO_SEARCH
 
 
+@pytest.mark.parametrize(
+    ("typed", "reply"),
+    [
+        ("Tack!", "Varsågod! Ställ gärna en ny fråga om dokumenten."),
+        ("tack så mycket", "Varsågod! Ställ gärna en ny fråga om dokumenten."),
+        ("Thanks", "Varsågod! Ställ gärna en ny fråga om dokumenten."),
+        ("Hej!", "Hej! Ställ en fråga om dokumenten, till exempel ”Vad betyder SIP?”."),
+    ],
+)
+def test_thanks_and_greetings_get_a_line_not_a_search(
+    pipeline: Pipeline, typed: str, reply: str
+) -> None:
+    # After a question too: joined to it, "Tack!" would have the question answered again.
+    history = [Turn("user", VGR_QUESTION), Turn("assistant", "29 276 915 kr [1]")]
+    with pytest.raises(InputError) as asked:
+        pipeline.ask(typed, history=history)
+    assert str(asked.value) == reply
+    with pytest.raises(InputError) as streamed:
+        list(pipeline.stream(typed, history=history))
+    assert str(streamed.value) == reply
+    # Thanks with a question is a question.
+    assert not pipeline.ask("Tack! " + VGR_QUESTION).refused
+
+
 def test_a_follow_up_of_small_words_is_searched_with_the_conversation(pipeline: Pipeline) -> None:
     history = [Turn("user", "Vad är en samordnad individuell plan (SIP)?")]
     answer = pipeline.ask("Och vem gör den?", history=history)
