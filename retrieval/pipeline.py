@@ -341,6 +341,17 @@ class Pipeline:
         )
 
     # -- answering ------------------------------------------------------------------------
+    def _read(self, question: str, filters: Filters | None) -> tuple[str, str]:
+        """A question as typed (checked, its white space collapsed: `clean_question`) and as
+        read (`_as_read`), for `ask` and the "llm" mode.
+
+        Raises:
+            InputError: the question is empty, too long, or only thanks or a greeting.
+        """
+        typed = clean_question(question, self.settings.max_question_chars)
+        reject_small_talk(typed)
+        return typed, self._as_read(typed, filters)
+
     def _as_read(self, question: str, filters: Filters | None = None) -> str:
         """The question with the short forms of chat Swedish written out (`expand_chat_words`:
         "hur mkt") and the names of the documents the filters allow capitalised where it
@@ -450,9 +461,7 @@ class Pipeline:
             assert final is not None
             return final
         started = time.perf_counter()
-        typed = clean_question(question, self.settings.max_question_chars)
-        reject_small_talk(typed)
-        question = self._as_read(typed, filters)
+        typed, question = self._read(question, filters)
         history = self._recent(history)
         standalone = self._as_read(self.standalone(question, history), filters)
         require_content(standalone)
@@ -598,9 +607,7 @@ class Pipeline:
     ) -> Iterator[str | Answer]:
         """The "llm" mode: LLM rewrite, retrieval, generation and verification, with fallback."""
         started = time.perf_counter()
-        typed = clean_question(question, self.settings.max_question_chars)
-        reject_small_talk(typed)
-        question = self._as_read(typed, filters)
+        typed, question = self._read(question, filters)
         history = self._recent(history)
         llm_up = self.llm is not None
         rule = self._as_read(rewrite_followup(question, history), filters)
