@@ -33,7 +33,7 @@ from retrieval.sentence_model import (
     coverage,
     feature_matrix,
 )
-from retrieval.swedish import NGRAM_PREFIX, STOPWORDS, tokenize
+from retrieval.swedish import NGRAM_PREFIX, STOPWORDS, stem, tokenize
 
 Analyser = Callable[[str], list[str]]
 TermWeight = Callable[[str], float]
@@ -504,6 +504,49 @@ def no_head_count(question: str, chunks: Sequence[Chunk]) -> float:
     if not asks_head_count(question):
         return 0.0
     return 0.0 if any(states_head_count(c.text, question) for c in chunks) else 1.0
+
+
+# "Vad kostar X?", "Hur mycket kostade X?": the thing whose cost is asked, past articles and
+# "det att" ("Vad kostar det att delta i länsdialogen?" -> "delta"). A pronoun ("Hur mycket
+# kostade den?") names no thing.
+_ASKS_COST_OF = re.compile(
+    r"\b(?:vad|hur mycket)\s+(?:kostar|kostade|kostat|kosta)\s+"
+    r"(?:(?:det|att|en|ett|gång|man|vi|ni|de)\s+)*([a-zåäöé]{3,})",
+    re.IGNORECASE,
+)
+_PRONOUNS = frozenset({"den", "det", "de", "dem", "denna", "detta", "dessa", "han", "hon"})
+# A line that speaks of a cost: "Pris: Självkostnadspris, ungefär 500 kr per deltagare",
+# "Engångskostnad för installation ...: ca 54 000 kr".
+_COST_WORD = re.compile(r"kostnad|kosta|pris|avgift", re.IGNORECASE)
+_MIN_COST_STEM = 5
+
+
+def _cost_stem(question: str) -> str | None:
+    """What every form of the thing whose cost a Swedish question asks holds ("abonnemanget"
+    -> "abonneman", "föreläsningsfilmerna" -> "föreläsningsfil"); None when it asks no cost of
+    a thing. English questions are left out: their thing is not in the Swedish passages, and
+    a rule on cost lines alone refused no unanswerable English question more."""
+    asked = _ASKS_COST_OF.search(question)
+    if asked is None or asked.group(1).lower() in _PRONOUNS or is_english(question):
+        return None
+    word = stem(asked.group(1).lower())
+    return word if len(word) <= _MIN_COST_STEM else word[: max(_MIN_COST_STEM, len(word) - 1)]
+
+
+def cost_not_about_thing(question: str, chunks: Sequence[Chunk]) -> float:
+    """1.0 when a Swedish question asks what a thing costs ("Vad kostar ett abonnemang hos
+    Hjälpmedel Dalarna?"), no passage of the context that states a sum mentions the thing, and
+    no line with a sum speaks of a cost or a price: the passages' sums are what others were
+    granted, not what the thing costs. A passage that mentions the thing may hold its sum in a
+    table under its heading ("Kunskapsstyrning i samverkan ... 300 000 kr")."""
+    thing = _cost_stem(question)
+    if thing is None:
+        return 0.0
+    stating = [c.text for c in chunks if _AMOUNT.search(c.text)]
+    if any(thing in text.lower() for text in stating):
+        return 0.0
+    lines = (line for text in stating for line in text.splitlines())
+    return 0.0 if any(_AMOUNT.search(line) and _COST_WORD.search(line) for line in lines) else 1.0
 
 
 # The post a Swedish question asks about, without its definite or plural ending: "ordföranden"
@@ -1046,6 +1089,10 @@ class ExtractiveAnswerer:
         features["no_post_holder"] = no_post_holder(focus or question, [p.chunk for p in passages])
         # ... or counts people, and no passage counts any.
         features["no_head_count"] = no_head_count(focus or question, [p.chunk for p in passages])
+        # ... or asks what a thing costs, and no passage with a sum mentions it or a cost.
+        features["cost_not_about_thing"] = cost_not_about_thing(
+            focus or question, [p.chunk for p in passages]
+        )
         return Selection(chosen, features)
 
     def passage_scores(

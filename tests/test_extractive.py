@@ -28,6 +28,7 @@ from retrieval.extractive import (
     asks_head_count,
     candidate_texts,
     chunk_words,
+    cost_not_about_thing,
     embedding_texts,
     fact_not_about_names,
     has_content,
@@ -990,6 +991,27 @@ def test_people_no_passage_counts_refuse_by_rule() -> None:
     assert no_head_count(question, [described, counted]) == 0.0
     # A question that counts no people.
     assert no_head_count("Vilka sitter i SUS-gruppen?", [described]) == 0.0
+
+
+def test_a_cost_no_passage_states_for_the_thing_refuses_by_rule() -> None:
+    granted = make_chunk("medel", "Regionen: 7 790 015 kr. Kommunerna: 4 000 000 kr.")
+    fee = make_chunk(
+        "pris", "Plats: Falu Gruva.\nPris: Självkostnadspris, ungefär 500 kr per deltagare."
+    )
+    table = make_chunk("vip", "Kunskapsstyrning i samverkan\nLänsgemensam nivå: 300 000 kr")
+    question = "Vad kostar ett abonnemang hos Hjälpmedel Dalarna?"
+    # The sums are what others were granted; none is about a subscription or a price.
+    assert cost_not_about_thing(question, [granted]) == 1.0
+    # A line with a sum that speaks of a price may answer it.
+    assert cost_not_about_thing(question, [granted, fee]) == 0.0
+    # A passage with a sum that names the thing, under its heading.
+    assert cost_not_about_thing("Vad kostar kunskapsstyrningen?", [granted, table]) == 0.0
+    # "det att" is passed over to the thing: "delta".
+    assert cost_not_about_thing("Vad kostar det att delta i dialogen?", [granted]) == 1.0
+    # A pronoun names no thing; other questions and English ones are left to other rules.
+    assert cost_not_about_thing("Hur mycket kostade den?", [granted]) == 0.0
+    assert cost_not_about_thing("Hur mycket fick regionen?", [granted]) == 0.0
+    assert cost_not_about_thing("What does a subscription cost?", [granted]) == 0.0
 
 
 @pytest.mark.parametrize(

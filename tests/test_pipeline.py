@@ -289,6 +289,20 @@ def test_people_no_passage_counts_are_refused(pipeline: Pipeline) -> None:
     assert "fyra flickor" in answer.text
 
 
+def test_a_cost_the_documents_do_not_state_is_refused(pipeline: Pipeline) -> None:
+    # The documents say Hjälpmedel Dalarna is financed by subscriptions, never what one costs.
+    question = "Vad kostar ett abonnemang hos Hjälpmedel Dalarna för en kommun?"
+    assert pipeline.refusal_features(question)["cost_not_about_thing"] == 1.0
+    assert pipeline.ask(question).refused
+    # A cost the documents state is answered with its sum.
+    answer = pipeline.ask("Vad kostar det att delta i länsdialogen?")
+    assert_cited(answer, pipeline)
+    assert "500 kr" in answer.text
+    answer = pipeline.ask("Hur mycket kostar licensen för kommunsynken?")
+    assert_cited(answer, pipeline)
+    assert "1500 kr/månad" in answer.text
+
+
 def test_a_name_counts_as_named_only_as_a_word_of_the_documents(pipeline: Pipeline) -> None:
     assert pipeline.named("Hur mycket får Mora kommun 2025?") == ("mora",)
     # "VGR" is in no document, though "avgränsning" holds its letters: the sum asked for
