@@ -558,7 +558,7 @@ _SWEDISH_POST = re.compile(
 )
 
 
-def no_post_holder(question: str, chunks: Sequence[Chunk]) -> float:
+def no_post_holder(question: str, chunks: Sequence[Chunk], named: Sequence[str] = ()) -> float:
     """1.0 when the question asks who holds a post (`asks_post_holder`: "Vem är ordförande i
     Välfärdsrådet?") and no passage of the context may name a person (`may_name_person`): the
     documents may speak of the post, not of who holds it.
@@ -567,7 +567,10 @@ def no_post_holder(question: str, chunks: Sequence[Chunk]) -> float:
     by it: a person named on the line that names the post, or the line before or after it
     ("Uppdragsledare Robin Ström"; a signature "Olivia Wigzell" over "Generaldirektör"). Names
     elsewhere in the context are of other people ("Vem är ordförande i Välfärdsrådet i
-    Dalarna?" when the passages name members of a network, no chair)."""
+    Dalarna?" when the passages name members of a network, no chair). When it names whose post
+    it is (``named``, as in `fact_not_about_names`), the passage of that line must mention them
+    by a word of each name, or be published by them: Socialstyrelsen's director-general is not
+    the one asked for in "Vem är generaldirektör för Statens institutionsstyrelse (SiS)?"."""
     if not asks_post_holder(question):
         return 0.0
     texts = [c.text for c in chunks]
@@ -576,8 +579,13 @@ def no_post_holder(question: str, chunks: Sequence[Chunk]) -> float:
     if post is None:
         return 0.0 if any(may_name_person(t, lower) for t in texts) else 1.0
     names_post = re.compile(rf"\w*{re.escape(post.group(1))}", re.IGNORECASE)
-    for text in texts:
-        lines = [line for line in text.split("\n") if line.strip()]
+    phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
+    phrases = [phrase for phrase in phrases if phrase]
+    for chunk in chunks:
+        words = f"{chunk_words(chunk)} {_fold(chunk.publisher)}"
+        if not all(any(mentions(n, words) for n in phrase) for phrase in phrases):
+            continue
+        lines = [line for line in chunk.text.split("\n") if line.strip()]
         for i, line in enumerate(lines):
             if names_post.search(line) and may_name_person(
                 "\n".join(lines[max(0, i - 1) : i + 2]), lower
@@ -1086,7 +1094,9 @@ class ExtractiveAnswerer:
             asked_in=question if focus and _asked_fact(focus) is None else None,
         )
         # ... or asks who holds a post, and no passage names anyone.
-        features["no_post_holder"] = no_post_holder(focus or question, [p.chunk for p in passages])
+        features["no_post_holder"] = no_post_holder(
+            focus or question, [p.chunk for p in passages], named
+        )
         # ... or counts people, and no passage counts any.
         features["no_head_count"] = no_head_count(focus or question, [p.chunk for p in passages])
         # ... or asks what a thing costs, and no passage with a sum mentions it or a cost.

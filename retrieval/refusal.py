@@ -83,6 +83,12 @@ DEFAULT_PATH = Path(__file__).parent / "calibration" / "refusal.json"
 #   ("Vem är polischef för områdespoliserna i Falun?", "Vem är ansvarig enhetschef för
 #   regeringsuppdraget om integrerad vård?") refused. An investigator or a minister is a post
 #   too ("Vem var särskild utredare för Samsjuklighetsutredningen?"): one more (70 of 107).
+#   Since 2026-12-06 too, when the question names whose post it is, that line's passage must
+#   mention them or be published by them ("Vem är chef för Ungdomshälsan i Borlänge?" when the
+#   only name by a "chef" is a BUP head's in another passage; "Vem är generaldirektör för
+#   Statens institutionsstyrelse (SiS)?" was answered with Socialstyrelsen's): 1 more of 48
+#   unanswerable validation questions refused (18 -> 19), 1 more of the evaluation set's 22
+#   (12 -> 13), no answerable question of any set and none of the post questions above.
 # - no_head_count: the question counts people ("Hur många personer/ungdomar/deltagare ...?",
 #   "How many young people ...?") and no passage of the context states a number of people, or,
 #   for "Hur många av ungdomarna ...?", a share of a group (`retrieval.extractive.no_head_count`):

@@ -926,6 +926,13 @@ def test_a_post_whose_holder_the_context_does_not_name_refuses_by_rule() -> None
     assert no_post_holder("Vem är uppdragsledare för Cosmic Link?", [signed]) == 0.0
     signature = make_chunk("signatur", "Olivia Wigzell\nGeneraldirektör")
     assert no_post_holder("Vem är generaldirektör för Socialstyrelsen?", [signature]) == 0.0
+    # Whose post it is, when the documents know the name: the passage must mention them or be
+    # theirs. The signature is in a passage Socialstyrelsen publishes.
+    question = "Vem är generaldirektör för Socialstyrelsen?"
+    assert no_post_holder(question, [signature], named=("socialstyrelsen",)) == 0.0
+    question = "Vem är generaldirektör för Statens institutionsstyrelse (SiS)?"
+    assert no_post_holder(question, [signature], named=("statens", "sis")) == 1.0
+    assert no_post_holder(question, [signature]) == 0.0
     # An investigator the documents announce without naming.
     announced = make_chunk("utredare", "Särskild utredare för avvecklingen ska tillsättas.")
     question = "Vem var särskild utredare för Samsjuklighetsutredningen?"

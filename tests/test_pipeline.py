@@ -276,6 +276,12 @@ def test_a_post_whose_holder_no_passage_names_is_refused(pipeline: Pipeline) -> 
     answer = pipeline.ask("Vem är uppdragsledare för Cosmic Link?")
     assert_cited(answer, pipeline)
     assert "Robin Ström" in answer.text
+    # Socialstyrelsen's director-general signs its decisions; SiS's is named nowhere.
+    question = "Vem är generaldirektör för Statens institutionsstyrelse (SiS)?"
+    assert pipeline.refusal_features(question)["no_post_holder"] == 1.0
+    answer = pipeline.ask("Vem är generaldirektör för Socialstyrelsen?")
+    assert_cited(answer, pipeline)
+    assert "Olivia Wigzell" in answer.text
 
 
 def test_people_no_passage_counts_are_refused(pipeline: Pipeline) -> None:
