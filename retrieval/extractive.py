@@ -460,6 +460,13 @@ def missing_fact(question: str, texts: Sequence[str]) -> float:
     return 1.0 if states is not None and not states(" ".join(texts)) else 0.0
 
 
+def _known_name_phrases(question: str, named: Sequence[str]) -> list[list[str]]:
+    """The question's names (`_name_phrases`), each by the words of it that the documents have
+    (``named``); names the documents do not have are left out."""
+    phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
+    return [phrase for phrase in phrases if phrase]
+
+
 def fact_not_about_names(
     question: str, chunks: Sequence[Chunk], named: Sequence[str], asked_in: str | None = None
 ) -> float:
@@ -483,8 +490,7 @@ def fact_not_about_names(
     states = _asked_fact(asked_in or question)
     if states is None:
         return 0.0
-    phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
-    phrases = [phrase for phrase in phrases if phrase]
+    phrases = _known_name_phrases(question, named)
     if not phrases:
         return 0.0
     # A document's figures are about its publisher when they name no one else: RSS Dalarna's
@@ -579,8 +585,7 @@ def no_post_holder(question: str, chunks: Sequence[Chunk], named: Sequence[str] 
     if post is None:
         return 0.0 if any(may_name_person(t, lower) for t in texts) else 1.0
     names_post = re.compile(rf"\w*{re.escape(post.group(1))}", re.IGNORECASE)
-    phrases = [[n for n in phrase if n in named] for phrase in _name_phrases(question)]
-    phrases = [phrase for phrase in phrases if phrase]
+    phrases = _known_name_phrases(question, named)
     for chunk in chunks:
         words = f"{chunk_words(chunk)} {_fold(chunk.publisher)}"
         if not all(any(mentions(n, words) for n in phrase) for phrase in phrases):
