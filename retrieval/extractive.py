@@ -493,9 +493,7 @@ def fact_not_about_names(
     phrases = _known_name_phrases(question, named)
     if not phrases:
         return 0.0
-    # A document's figures are about its publisher when they name no one else: RSS Dalarna's
-    # "Regionen 7 790 015 kr" is Region Dalarna's.
-    stating = [f"{chunk_words(c)} {_fold(c.publisher)}" for c in chunks if states(c.text)]
+    stating = [_words_about(c) for c in chunks if states(c.text)]
     # Each name in some passage that states a fact (a question comparing two regions finds
     # each one's figure in its own passage), by one of its words: a section on "Cosmic Link"
     # may call it "Link".
@@ -587,7 +585,7 @@ def no_post_holder(question: str, chunks: Sequence[Chunk], named: Sequence[str] 
     names_post = re.compile(rf"\w*{re.escape(post.group(1))}", re.IGNORECASE)
     phrases = _known_name_phrases(question, named)
     for chunk in chunks:
-        words = f"{chunk_words(chunk)} {_fold(chunk.publisher)}"
+        words = _words_about(chunk)
         if not all(any(mentions(n, words) for n in phrase) for phrase in phrases):
             continue
         lines = [line for line in chunk.text.split("\n") if line.strip()]
@@ -780,6 +778,13 @@ _ENGLISH_NOT_NAMES = frozenset({"may"})
 def chunk_words(chunk: Chunk) -> str:
     """A chunk's title, date, headings and text as names are looked for in them (`mentions`)."""
     return _fold(f"{chunk.title} {chunk.date} {' '.join(chunk.heading_path)} {chunk.text}")
+
+
+def _words_about(chunk: Chunk) -> str:
+    """What a passage is about, for a name asked about (`mentions`): its words (`chunk_words`)
+    and its publisher. A document's figures and signatures are its publisher's when they name
+    no one else: RSS Dalarna's "Regionen 7 790 015 kr" is Region Dalarna's."""
+    return f"{chunk_words(chunk)} {_fold(chunk.publisher)}"
 
 
 def mentions(name: str, folded: str) -> bool:
