@@ -906,6 +906,27 @@ _TYPE_FIT = {
 }
 
 
+# How many lines under a title its list may start: "Sammanfattande bild av SIP-processen" is
+# followed by "SIP Samordnad individuell plan" and "Bildtext:" before the steps.
+_TITLE_REACH = 3
+
+
+def list_under_title(title: Sentence, siblings: Sequence[Sentence]) -> int | None:
+    """The line where the list under a title starts: the first list item, or numbered line,
+    within `_TITLE_REACH` lines below it with only titles and lead-ins ("Bildtext:") between;
+    None when no list starts there."""
+    for sib in siblings:
+        if sib.line <= title.line:
+            continue
+        if sib.line > title.line + _TITLE_REACH:
+            return None
+        if sib.kind == "item" or numbered_line(sib):
+            return sib.line
+        if sib.kind != "heading" and not sib.text.endswith(":"):
+            return None
+    return None
+
+
 def _type_fit(types: set[str], text: str) -> float:
     """How well a sentence holds the kind of fact asked for (an amount, a date, a name ...)."""
     return sum(
@@ -1384,8 +1405,10 @@ class ExtractiveAnswerer:
             if not (lead.text.endswith(":") or (i == 0 and "list" in types)):
                 continue
             items: list[ScoredSentence] = []
-            expected = lead.line + 1
             siblings = split_candidates(lead.passage)
+            expected = lead.line + 1
+            if i == 0 and "list" in types and lead.kind == "heading":
+                expected = list_under_title(lead, siblings) or expected
             # A numbered list ("1. ...", "2. ...") is written as text lines: its lines count as
             # items when the line after the lead-in is one.
             numbered = any(sib.line == expected and numbered_line(sib) for sib in siblings)

@@ -33,6 +33,7 @@ from retrieval.extractive import (
     fact_not_about_names,
     has_content,
     is_english,
+    list_under_title,
     may_name_person,
     mentions,
     missing_fact,
@@ -318,6 +319,43 @@ def test_a_list_asked_for_is_answered_from_its_title_when_no_colon_leads_it_in(
         "item",
         "item",
     ]
+
+
+def test_a_list_asked_for_is_found_a_few_lines_under_its_title(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # A slide's title, a subtitle and a caption's lead-in before the numbered steps: the steps
+    # are the answer, under the title; a list that starts further down is not the title's.
+    slide = make_chunk(
+        "slide",
+        "Sammanfattande bild av SIP-processen\n"
+        "SIP Samordnad individuell plan\n"
+        "Bildtext:\n"
+        "1. Upptäck behov\n"
+        "2. Förbered\n"
+        "3. Avsluta\n"
+        "Mallarna finns på webben.",
+    )
+    question = "Vilka steg ingår i SIP-processen enligt den sammanfattande bilden?"
+    assert "list" in answer_types(question)
+    selection = select(answerer, question, [slide])
+    assert texts(selection)[:4] == [
+        "Sammanfattande bild av SIP-processen",
+        "1. Upptäck behov",
+        "2. Förbered",
+        "3. Avsluta",
+    ]
+    far = make_chunk(
+        "far",
+        "Sammanfattande bild av SIP-processen\n"
+        "SIP Samordnad individuell plan\n"
+        "Processbilden beskriver SIP-processens olika delar.\n"
+        "Bildtext:\n"
+        "1. Upptäck behov\n"
+        "2. Förbered",
+    )
+    siblings = split_candidates(passages(far)[0])
+    assert list_under_title(siblings[0], siblings) is None
 
 
 def test_a_lead_in_that_is_not_the_best_sentence_still_brings_its_items(

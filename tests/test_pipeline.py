@@ -189,6 +189,31 @@ def test_a_question_asking_two_things_gets_both_answers(
         assert fact in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        # A slide: "Sammanfattande bild av SIP-processen", "SIP Samordnad individuell plan",
+        # "Bildtext:", then the six numbered steps.
+        (
+            "Vilka steg ingår i SIP-processen enligt den sammanfattande bilden?",
+            ["1. Upptäck behov", "3. Kalla till SIP-möte", "6. Avsluta"],
+        ),
+        # "Strategins delmål utifrån handlingsplanen", "Delmål", then the numbered subgoals.
+        (
+            "Vilka delmål har strategin utifrån handlingsplanen?",
+            ["1. Ökat fokus på att stärka psykiskt välbefinnande", "2. Ökade investeringar i barn"],
+        ),
+    ],
+)
+def test_a_list_asked_for_is_answered_with_the_list_under_its_title(
+    pipeline: Pipeline, question: str, items: list[str]
+) -> None:
+    answer = pipeline.ask(question)
+    assert_cited(answer, pipeline)
+    for item in items:
+        assert item in answer.text
+
+
 def test_compound_questions_can_be_kept_whole(pipeline_settings: Settings) -> None:
     # The benchmark's ablation switches the splitting off.
     question = "Vem är projektledare för MiniMaria-arbetsgruppen, och vem leder styrgruppen?"
