@@ -76,6 +76,19 @@ _ASKS_POST_HOLDER = re.compile(
     r"|\bwho (?:chairs|heads)\b",
     re.IGNORECASE,
 )
+# Who leads something: "Vem leder arbetsgruppen för MiniMaria?", "Who leads the project?".
+_ASKS_LEADER = re.compile(
+    r"\b(?:vem|who)\b.*\b(?:leder|ledde|ska leda|leads|led|heads|chairs)\b", re.IGNORECASE
+)
+# A line that says who leads: the verb ("RSS får i uppdrag att leda arbetet", "leds av"), or
+# a leading post by a person's name ("Projektledare Carina Wadås", "Uppdragsledare Robin
+# Ström"). "Utvecklingsledare" and "verksamhetschef" are titles, not the lead of a group.
+_LEADS_VERB = re.compile(r"\b(?:led(?:a|er|de|s|des)|leads?|chairs?|chaired)\b", re.IGNORECASE)
+_LEADING_POST = re.compile(
+    r"\b(?:projektledare|uppdragsledare|gruppledare|ordförande|sammankallande|"
+    r"project (?:manager|leader)|chair(?:person|man|woman)?)\b",
+    re.IGNORECASE,
+)
 _ASKS_ADDRESS = re.compile(
     r"\b(vart (?:ska|skall|skickas|skickar|skicka|vänder)|e-post\w*|e-?mail|mejl\w*|"
     r"mailadress\w*|adress\w*|kontakta|contact|send|på nätet|på webben|webbplats\w*|"
@@ -95,7 +108,7 @@ _ASKS_WHEN = re.compile(r"(?:^|[,;]\s*|\boch\s+|\band\s+)(när|when)\b", re.IGNO
 class AskedKind:
     """A kind of fact a question asks for, and whether a sentence states one."""
 
-    name: str  # "person" | "address" | "day" | "time"
+    name: str  # "leader" | "person" | "address" | "day" | "time"
     states: Callable[[str], bool]
 
 
@@ -138,11 +151,23 @@ def states_time(text: str) -> bool:
     return bool(_DAY.search(text) or _MONTH_OR_SEASON.search(text))
 
 
+def names_leader(text: str) -> bool:
+    """Whether a text says who leads: by the verb ("RSS får i uppdrag att leda arbetet"), or
+    by a leading post with a person's name ("Projektledare Carina Wadås, ...")."""
+    return bool(_LEADS_VERB.search(text)) or bool(_LEADING_POST.search(text) and names_person(text))
+
+
 def asked_kinds(question: str) -> list[AskedKind]:
-    """The kinds of fact of this module a question asks for, in this order: a person ("Vem
-    ...?", "Vilka kan jag kontakta?"), else an address ("Vart ska ansökan skickas?"); a day
-    ("Vilket datum ...?"), else a time ("När beslutade ...?")."""
+    """The kinds of fact of this module a question asks for, in this order: who leads ("Vem
+    leder arbetsgruppen?"), before a person ("Vem ...?", "Vilka kan jag kontakta?"), else an
+    address ("Vart ska ansökan skickas?"); a day ("Vilket datum ...?"), else a time ("När
+    beslutade ...?").
+
+    A person named in the answer may be a member of the group asked about, not its lead; the
+    line that says who leads comes first when a candidate has one."""
     kinds: list[AskedKind] = []
+    if _ASKS_LEADER.search(question):
+        kinds.append(AskedKind("leader", names_leader))
     if _ASKS_PERSON.search(question):
         kinds.append(AskedKind("person", names_person))
     elif _ASKS_ADDRESS.search(question):

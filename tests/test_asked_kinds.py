@@ -8,6 +8,7 @@ from retrieval.asked_kinds import (
     asked_kinds,
     asks_post_holder,
     first_names,
+    names_leader,
     names_person,
     states_address,
     states_day,
@@ -18,7 +19,8 @@ from retrieval.asked_kinds import (
 @pytest.mark.parametrize(
     ("question", "kinds"),
     [
-        ("Vem leder arbetsgruppen för MiniMaria i Dalarna?", ["person"]),
+        ("Vem leder arbetsgruppen för MiniMaria i Dalarna?", ["leader", "person"]),
+        ("Who leads the MiniMaria working group?", ["leader", "person"]),
         ("Vem på Socialstyrelsen kan jag kontakta om bilaga 2?", ["person"]),
         ("Vilka kan jag kontakta om det?", ["person"]),
         ("Who signed the foreword of the report?", ["person"]),
@@ -38,7 +40,7 @@ from retrieval.asked_kinds import (
         ("Vilket datum gick ansökningstiden ut?", ["day"]),
         ("När beslutade länschefsnätverket om revideringen?", ["time"]),
         ("Var och när hålls länsdialogen?", ["time"]),
-        ("Vem leder arbetet, och när ska det vara klart?", ["person", "time"]),
+        ("Vem leder arbetet, och när ska det vara klart?", ["leader", "person", "time"]),
         # "när" inside a clause is a conjunction, not a question about time.
         ("Vad gäller när den enskilde har behov av insatser från båda huvudmännen?", []),
         ("Hur mycket fick Region Dalarna 2025?", []),
@@ -48,6 +50,24 @@ from retrieval.asked_kinds import (
 )
 def test_asked_kinds(question: str, kinds: list[str]) -> None:
     assert [kind.name for kind in asked_kinds(question)] == kinds
+
+
+@pytest.mark.parametrize(
+    ("text", "leads"),
+    [
+        ("- Projektledare Carina Wadås, utvecklingsledare beroende och samsjuklighet.", True),
+        ("Uppdragsledare Robin Ström", True),
+        ("att RSS får i uppdrag att leda arbetet med att revidera riktlinjen", True),
+        ("Arbetet leds av Socialstyrelsen.", True),
+        # A member of the group with a title that leads nothing.
+        ("- Caroline Mörk och Henrietta Forsman RSS Dalarna (utvecklingsledare)", False),
+        ("- Katja Glav verksamhetschef BUP", False),
+        # A leading post without a name.
+        ("En projektledare ska utses.", False),
+    ],
+)
+def test_names_leader(text: str, leads: bool) -> None:
+    assert names_leader(text) is leads
 
 
 @pytest.mark.parametrize(

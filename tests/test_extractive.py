@@ -1213,6 +1213,31 @@ def test_a_person_asked_for_joins_the_answer_even_from_a_signature_line(
     assert signature.sentence.text not in [s.sentence.text for s in answer]
 
 
+def test_who_leads_is_answered_by_the_line_that_says_who_leads(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    (passage,) = passages(SKANE)
+
+    def scored(text: str, line: int, score: float) -> ScoredSentence:
+        return ScoredSentence(Sentence(passage, text, line, "item"), score, 0.5)
+
+    purpose = scored("Arbetsgruppen ska utreda förutsättningarna för MiniMaria.", 0, 2.0)
+    members = scored("Caroline Mörk och Henrietta Forsman RSS Dalarna (utvecklingsledare)", 1, 1.9)
+    lead = scored("Projektledare Carina Wadås, Division psykiatri.", 5, -3.0)
+    question = "Vem leder arbetsgruppen för MiniMaria?"
+    chosen = answerer._choose([purpose, members, lead], answer_types(question), question)
+    # The chosen line names members of the group; the line naming its lead joins second.
+    assert [s.sentence.text for s in chosen][:3] == [
+        purpose.sentence.text,
+        lead.sentence.text,
+        members.sentence.text,
+    ]
+    # Asked who is in the group, the members' line is enough.
+    question = "Vem sitter i arbetsgruppen för MiniMaria?"
+    chosen = answerer._choose([purpose, members, lead], answer_types(question), question)
+    assert lead.sentence.text not in [s.sentence.text for s in chosen]
+
+
 def test_a_row_naming_the_asked_name_drops_the_rows_of_others(
     answerer: ExtractiveAnswerer,
 ) -> None:

@@ -214,6 +214,23 @@ def test_a_list_asked_for_is_answered_with_the_list_under_its_title(
         assert item in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        # The slide lists the working group: "Projektledare Carina Wadås, ..." among members;
+        # the answer had named two members ("Caroline Mörk och Henrietta Forsman").
+        ("Who leads the MiniMaria working group?", "Projektledare Carina Wadås"),
+        ("Vem leder uppdraget med Cosmic Link i Dalarna?", "Uppdragsledare Robin Ström"),
+    ],
+)
+def test_who_leads_is_answered_with_the_leading_post(
+    pipeline: Pipeline, question: str, lead: str
+) -> None:
+    answer = pipeline.ask(question)
+    assert_cited(answer, pipeline)
+    assert lead in answer.text
+
+
 def test_compound_questions_can_be_kept_whole(pipeline_settings: Settings) -> None:
     # The benchmark's ablation switches the splitting off.
     question = "Vem är projektledare för MiniMaria-arbetsgruppen, och vem leder styrgruppen?"
