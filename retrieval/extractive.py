@@ -1385,7 +1385,8 @@ class ExtractiveAnswerer:
         """A list answer: the items that follow a chosen lead-in ("Följande aspekter ska ...:"),
         or the best sentence when a list is asked for, in the same passage (bullets and rows, or
         the numbered lines of a numbered list). When a list is asked for and the best sentence is
-        an item of one, the answer is that list from its lead-in."""
+        an item of one, the answer is that list from its lead-in; when it is a title, the list
+        that starts a few lines under it (`list_under_title`)."""
         out: list[ScoredSentence] = []
         seen: list[str] = []
         expanded = False

@@ -178,22 +178,8 @@ def test_every_marker_in_the_text_points_at_a_citation(pipeline: Pipeline) -> No
             "Hur många platser har Falu kommun på länsdialogen, och när är sista dag för anmälan?",
             ["Antal platser: 9", "20 september"],
         ),
-    ],
-)
-def test_a_question_asking_two_things_gets_both_answers(
-    pipeline: Pipeline, question: str, facts: list[str]
-) -> None:
-    answer = pipeline.ask(question)
-    assert_cited(answer, pipeline)
-    for fact in facts:
-        assert fact in answer.text
-
-
-@pytest.mark.parametrize(
-    ("question", "items"),
-    [
-        # A slide: "Sammanfattande bild av SIP-processen", "SIP Samordnad individuell plan",
-        # "Bildtext:", then the six numbered steps.
+        # A list asked for whose best match is its title. A slide: "Sammanfattande bild av
+        # SIP-processen", "SIP Samordnad individuell plan", "Bildtext:", then six numbered steps.
         (
             "Vilka steg ingår i SIP-processen enligt den sammanfattande bilden?",
             ["1. Upptäck behov", "3. Kalla till SIP-möte", "6. Avsluta"],
@@ -203,32 +189,19 @@ def test_a_question_asking_two_things_gets_both_answers(
             "Vilka delmål har strategin utifrån handlingsplanen?",
             ["1. Ökat fokus på att stärka psykiskt välbefinnande", "2. Ökade investeringar i barn"],
         ),
+        # Who leads: the slide lists the working group, "Projektledare Carina Wadås, ..." among
+        # its members; the answer had named two members ("Caroline Mörk och Henrietta Forsman").
+        ("Who leads the MiniMaria working group?", ["Projektledare Carina Wadås"]),
+        ("Vem leder uppdraget med Cosmic Link i Dalarna?", ["Uppdragsledare Robin Ström"]),
     ],
 )
-def test_a_list_asked_for_is_answered_with_the_list_under_its_title(
-    pipeline: Pipeline, question: str, items: list[str]
+def test_the_answer_holds_every_fact_asked_for(
+    pipeline: Pipeline, question: str, facts: list[str]
 ) -> None:
     answer = pipeline.ask(question)
     assert_cited(answer, pipeline)
-    for item in items:
-        assert item in answer.text
-
-
-@pytest.mark.parametrize(
-    ("question", "lead"),
-    [
-        # The slide lists the working group: "Projektledare Carina Wadås, ..." among members;
-        # the answer had named two members ("Caroline Mörk och Henrietta Forsman").
-        ("Who leads the MiniMaria working group?", "Projektledare Carina Wadås"),
-        ("Vem leder uppdraget med Cosmic Link i Dalarna?", "Uppdragsledare Robin Ström"),
-    ],
-)
-def test_who_leads_is_answered_with_the_leading_post(
-    pipeline: Pipeline, question: str, lead: str
-) -> None:
-    answer = pipeline.ask(question)
-    assert_cited(answer, pipeline)
-    assert lead in answer.text
+    for fact in facts:
+        assert fact in answer.text
 
 
 def test_compound_questions_can_be_kept_whole(pipeline_settings: Settings) -> None:
