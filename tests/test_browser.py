@@ -153,7 +153,8 @@ def test_a_question_is_answered_with_a_source_in_chromium(
         answer = page.get_by_test_id("stChatMessage").nth(1)
         assert "[1]" in answer.inner_text()
         source.click()
-        page.get_by_text("Det citerade står i").wait_for()
+        # Every source's expander holds the line; the first is source 1's, just opened.
+        page.get_by_text("Det citerade står i").first.wait_for()
         page.wait_for_timeout(1000)  # let the expander finish opening
         page.screenshot(path=str(screenshot))
         visible = page.locator("main").inner_text()
@@ -207,7 +208,7 @@ def test_a_script_in_a_document_shows_as_text_in_chromium(
         box.press("Enter")
         page.get_by_text("Visa textavsnittet för källa 1").wait_for(timeout=ANSWER_MS)
         page.get_by_text("Visa textavsnittet för källa 1").click()
-        page.get_by_text("Det citerade står i").wait_for()
+        page.get_by_text("Det citerade står i").first.wait_for()
         page.wait_for_timeout(1000)  # let the expander finish opening
         visible = page.locator("main").inner_text().replace("\u2060", "")
         scripts = page.locator("main script").count()
