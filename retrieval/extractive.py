@@ -1114,26 +1114,23 @@ class ExtractiveAnswerer:
         # is about others.
         features["unknown_name"] = 1.0 if unknown_names else 0.0
         chosen = self._choose(scored, types, focus or question, named) if scored else []
+        chunks = [p.chunk for p in passages]
         # The question asks for a sum, a number or a date that no passage states.
-        features["missing_fact"] = missing_fact(focus or question, [p.chunk.text for p in passages])
+        features["missing_fact"] = missing_fact(focus or question, [c.text for c in chunks])
         # ... or states it only in passages about something other than the names asked about.
         # A follow-up that only names whom it is about asks the fact of the question before.
         features["fact_not_about_names"] = fact_not_about_names(
             focus or question,
-            [p.chunk for p in passages],
+            chunks,
             named,
             asked_in=question if focus and _asked_fact(focus) is None else None,
         )
         # ... or asks who holds a post, and no passage names anyone.
-        features["no_post_holder"] = no_post_holder(
-            focus or question, [p.chunk for p in passages], named
-        )
+        features["no_post_holder"] = no_post_holder(focus or question, chunks, named)
         # ... or counts people, and no passage counts any.
-        features["no_head_count"] = no_head_count(focus or question, [p.chunk for p in passages])
+        features["no_head_count"] = no_head_count(focus or question, chunks)
         # ... or asks what a thing costs, and no passage with a sum mentions it or a cost.
-        features["cost_not_about_thing"] = cost_not_about_thing(
-            focus or question, [p.chunk for p in passages]
-        )
+        features["cost_not_about_thing"] = cost_not_about_thing(focus or question, chunks)
         return Selection(chosen, features)
 
     def passage_scores(

@@ -281,47 +281,58 @@ def test_a_question_typed_in_lower_case_finds_its_names(pipeline: Pipeline) -> N
     assert pipeline.ask("hur mkt får mora kommun 2025?").refused
 
 
-def test_a_post_whose_holder_no_passage_names_is_refused(pipeline: Pipeline) -> None:
-    # The documents list the post among RSS Dalarna's functions; no one is named for it.
-    question = "Vem är suicidpreventionssamordnare i Dalarna?"
-    assert pipeline.refusal_features(question)["no_post_holder"] == 1.0
-    answer = pipeline.ask(question)
-    assert answer.refused, answer.text
-    # A post the documents name someone for is answered with the name.
-    answer = pipeline.ask("Vem är uppdragsledare för Cosmic Link?")
-    assert_cited(answer, pipeline)
-    assert "Robin Ström" in answer.text
-    # Socialstyrelsen's director-general signs its decisions; SiS's is named nowhere.
-    question = "Vem är generaldirektör för Statens institutionsstyrelse (SiS)?"
-    assert pipeline.refusal_features(question)["no_post_holder"] == 1.0
-    answer = pipeline.ask("Vem är generaldirektör för Socialstyrelsen?")
-    assert_cited(answer, pipeline)
-    assert "Olivia Wigzell" in answer.text
-
-
-def test_people_no_passage_counts_are_refused(pipeline: Pipeline) -> None:
-    # The documents mention the SUS group, never how many sit in it.
-    question = "Hur många personer sitter i SUS-gruppen?"
-    assert pipeline.refusal_features(question)["no_head_count"] == 1.0
-    assert pipeline.ask(question).refused
-    # People the documents count are answered with the count.
-    answer = pipeline.ask("Hur många flickor kan Kullen ta emot?")
-    assert_cited(answer, pipeline)
-    assert "fyra flickor" in answer.text
-
-
-def test_a_cost_the_documents_do_not_state_is_refused(pipeline: Pipeline) -> None:
-    # The documents say Hjälpmedel Dalarna is financed by subscriptions, never what one costs.
-    question = "Vad kostar ett abonnemang hos Hjälpmedel Dalarna för en kommun?"
-    assert pipeline.refusal_features(question)["cost_not_about_thing"] == 1.0
-    assert pipeline.ask(question).refused
-    # A cost the documents state is answered with its sum.
-    answer = pipeline.ask("Vad kostar det att delta i länsdialogen?")
-    assert_cited(answer, pipeline)
-    assert "500 kr" in answer.text
-    answer = pipeline.ask("Hur mycket kostar licensen för kommunsynken?")
-    assert_cited(answer, pipeline)
-    assert "1500 kr/månad" in answer.text
+@pytest.mark.parametrize(
+    ("rule", "refused", "answered"),
+    [
+        pytest.param(
+            "no_post_holder",
+            [
+                # The documents list the post among RSS Dalarna's functions; no one is named
+                # for it.
+                "Vem är suicidpreventionssamordnare i Dalarna?",
+                # Socialstyrelsen's director-general signs its decisions; SiS's is named nowhere.
+                "Vem är generaldirektör för Statens institutionsstyrelse (SiS)?",
+            ],
+            # A post the documents name someone for is answered with the name.
+            [
+                ("Vem är uppdragsledare för Cosmic Link?", "Robin Ström"),
+                ("Vem är generaldirektör för Socialstyrelsen?", "Olivia Wigzell"),
+            ],
+            id="post holder",
+        ),
+        pytest.param(
+            "no_head_count",
+            # The documents mention the SUS group, never how many sit in it.
+            ["Hur många personer sitter i SUS-gruppen?"],
+            # People the documents count are answered with the count.
+            [("Hur många flickor kan Kullen ta emot?", "fyra flickor")],
+            id="head count",
+        ),
+        pytest.param(
+            "cost_not_about_thing",
+            # The documents say Hjälpmedel Dalarna is financed by subscriptions, never what one
+            # costs.
+            ["Vad kostar ett abonnemang hos Hjälpmedel Dalarna för en kommun?"],
+            # A cost the documents state is answered with its sum.
+            [
+                ("Vad kostar det att delta i länsdialogen?", "500 kr"),
+                ("Hur mycket kostar licensen för kommunsynken?", "1500 kr/månad"),
+            ],
+            id="cost",
+        ),
+    ],
+)
+def test_a_fact_no_passage_states_is_refused_by_its_rule(
+    pipeline: Pipeline, rule: str, refused: list[str], answered: list[tuple[str, str]]
+) -> None:
+    for question in refused:
+        assert pipeline.refusal_features(question)[rule] == 1.0
+        answer = pipeline.ask(question)
+        assert answer.refused, answer.text
+    for question, fact in answered:
+        answer = pipeline.ask(question)
+        assert_cited(answer, pipeline)
+        assert fact in answer.text
 
 
 def test_a_name_counts_as_named_only_as_a_word_of_the_documents(pipeline: Pipeline) -> None:
