@@ -313,11 +313,42 @@ def _counted_noun(question: str) -> str | None:
     return first.lower()
 
 
+# "Vilka mål har strategin?", "Vilka tre typer av risker ...?", "Which goals ...?": the things a
+# question asks to be listed, past a number or an adjective ("Vilka centrala förutsättningar").
+_LISTED = re.compile(
+    rf"\b(?:vilka|which)\s+(?:{_A_NUMBER}\s+)?(?!{_COUNT_VERBS})(?P<first>[a-zåäöé]{{3,}})"
+    rf"(?:\s+(?!{_COUNT_VERBS})(?P<after>[a-zåäöé]{{3,}}))?(?:\s+(?:av|of)\s+(?P<of>[a-zåäöé]{{3,}}))?",
+    re.IGNORECASE,
+)
+# Words for a kind of the thing listed: "Vilka typer av risker" lists risks.
+_KIND_WORDS = frozenset({"typer", "slags", "sorters", "kinds", "types", "sorts"})
+
+
+def _listed_noun(question: str) -> str | None:
+    """The things a question asks to be listed, lower-cased ("Vilka mål har strategin?" ->
+    "mål", "Vilka tre typer av risker ...?" -> "risker"); None when it asks for no list of
+    things ("Vilka ska ...?", "Vilka personer ...?" asks for people)."""
+    listed = _LISTED.search(question)
+    if listed is None:
+        return None
+    first, after, of = listed.group("first", "after", "of")
+    if first.lower() in _KIND_WORDS and of:
+        return of.lower()
+    if after and not is_english(question) and _PLURAL_ADJECTIVE.fullmatch(first):
+        return after.lower()
+    return None if first.lower() in {"personer", "people", "persons"} else first.lower()
+
+
 def _counted_stem(question: str) -> str | None:
     """The stem of the thing a question counts ("dagar" -> "daga", "bilagor" -> "bilag"), which
     every form of the word holds ("kalenderdagar", "Bilagor"); None when it counts nothing."""
     noun = _counted_noun(question)
-    return None if noun is None else noun[: max(4, len(noun) - 2)]
+    return None if noun is None else _noun_stem(noun)
+
+
+def _noun_stem(noun: str) -> str:
+    """The part of a noun that every form of it holds ("bilagor" -> "bilag", "mål" -> "mål")."""
+    return noun[: max(4, len(noun) - 2)]
 
 
 @functools.lru_cache(maxsize=256)
@@ -1281,7 +1312,7 @@ class ExtractiveAnswerer:
         question: str,
         named: Sequence[str] = (),
     ) -> list[ScoredSentence]:
-        lead = self._counted_list(scored, question)
+        lead = self._counted_list(scored, question) or self._titled_list(scored, question)
         if lead is not None:
             scored = [lead, *(s for s in scored if s is not lead)]
             types = types | {"list"}
@@ -1336,6 +1367,35 @@ class ExtractiveAnswerer:
         if scored and self._in_list_of(scored[0].sentence, question):
             return scored[0]
         return None
+
+    def _titled_list(self, scored: list[ScoredSentence], question: str) -> ScoredSentence | None:
+        """The title of a list of the things a question asks to be listed: the best-scored title
+        naming them with a list under it (`list_under_title`). None otherwise, or when the best
+        candidate is in a list or leads one already.
+
+        "Vilka mål har den nationella strategin?" best matches a sentence that names the
+        strategy's "vision, mål och delmål"; the slide lists the goals under the title "Mål"."""
+        noun = _listed_noun(question)
+        if not self.with_asked_fact or noun is None or not scored or self._leads_list(scored[0]):
+            return None
+        # An English question's word, in the documents' Swedish: the term list's first word
+        # for it ("goals" -> "mål").
+        noun = self._english_terms.get(noun, (noun,))[0] if is_english(question) else noun
+        names = re.compile(rf"\b{re.escape(_noun_stem(noun))}", re.IGNORECASE)
+        for cand in scored:  # best first
+            s = cand.sentence
+            if s.kind == "heading" and names.search(s.text) and self._leads_list(cand):
+                return cand
+        return None
+
+    @staticmethod
+    def _leads_list(cand: ScoredSentence) -> bool:
+        """Whether a candidate is in a list or leads one: an item or a row, a lead-in ending in
+        a colon, or a title with a list under it (`list_under_title`)."""
+        s = cand.sentence
+        if s.kind in {"item", "row"} or s.text.endswith(":"):
+            return True
+        return s.kind == "heading" and list_under_title(s, split_candidates(s.passage)) is not None
 
     def _in_list_of(self, sentence: Sentence, question: str) -> bool:
         """Whether a candidate is an item of a list whose lines (items and the line before them)

@@ -23,6 +23,7 @@ from retrieval.extractive import (
     Selection,
     Sentence,
     Unit,
+    _listed_noun,
     answer_types,
     asked_years,
     asks_head_count,
@@ -356,6 +357,47 @@ def test_a_list_asked_for_is_found_a_few_lines_under_its_title(
     )
     siblings = split_candidates(passages(far)[0])
     assert list_under_title(siblings[0], siblings) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "listed"),
+    [
+        ("Vilka mål har den nationella strategin?", "mål"),
+        ("Vilka tre typer av risker tar delrapporten upp?", "risker"),
+        ("Vilka centrala förutsättningar tas upp?", "förutsättningar"),
+        ("Which goals does the strategy have?", "goals"),
+        ("Vilka ska kunna ta del av kunskapen?", None),
+        ("Vilka personer ingår i gruppen?", None),
+        ("Hur många mål har strategin?", None),
+    ],
+)
+def test_the_things_a_question_asks_to_be_listed(question: str, listed: str | None) -> None:
+    assert _listed_noun(question) == listed
+
+
+def test_a_list_asked_for_is_the_one_under_a_title_naming_the_things_listed(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # The best sentence names the goals in passing; the slide lists them under the title "Mål".
+    # A title whose list is of other things ("Vision") is not taken.
+    slide = make_chunk(
+        "slide",
+        "Strategins vision och mål\n"
+        "Vision\n"
+        "Ett samhälle som främjar en god och jämlik psykisk hälsa i hela befolkningen.\n"
+        "Mål\n"
+        "- En förbättrad psykisk hälsa i hela befolkningen.\n"
+        "- Färre liv förlorade i suicid.\n"
+        "Handlingsplanen ska beskriva regeringens insatser för att uppnå strategins vision, mål "
+        "och delmål för den nationella strategin.",
+    )
+    question = "Vilka mål har den nationella strategin?"
+    selection = select(answerer, question, [slide])
+    assert texts(selection)[:3] == [
+        "Mål",
+        "En förbättrad psykisk hälsa i hela befolkningen.",
+        "Färre liv förlorade i suicid.",
+    ]
 
 
 def test_a_lead_in_that_is_not_the_best_sentence_still_brings_its_items(

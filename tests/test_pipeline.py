@@ -189,6 +189,14 @@ def test_every_marker_in_the_text_points_at_a_citation(pipeline: Pipeline) -> No
             "Vilka delmål har strategin utifrån handlingsplanen?",
             ["1. Ökat fokus på att stärka psykiskt välbefinnande", "2. Ökade investeringar i barn"],
         ),
+        # A list whose title names the things asked for, when the best match names them in
+        # passing ("... för att uppnå den nationella strategins vision, mål och delmål"): the
+        # slide's "Mål" and the four goals under it.
+        (
+            "Vilka mål har Sveriges strategi för psykisk hälsa och suicidprevention?",
+            ["Färre liv förlorade i suicid", "Minskade påverkbara skillnader i psykisk hälsa"],
+        ),
+        ("Which goals does the national strategy have?", ["Färre liv förlorade i suicid"]),
         # Who leads: the slide lists the working group, "Projektledare Carina Wadås, ..." among
         # its members; the answer had named two members ("Caroline Mörk och Henrietta Forsman").
         ("Who leads the MiniMaria working group?", ["Projektledare Carina Wadås"]),
