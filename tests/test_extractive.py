@@ -190,6 +190,9 @@ def test_is_english(question: str, expected: bool) -> None:
         ("Vilka villkor gäller?", {"list"}),
         ("Vilka regioner beviljades bidrag?", {"list", "amount"}),
         ("How much funding was allocated?", {"amount"}),
+        ("Varför behövs en ny rutin?", {"reason"}),
+        ("Vad menas med integrerad vård?", {"meaning"}),
+        ("Vad är syftet med länsdialogen?", {"purpose"}),
         ("Beskriv uppdraget.", set()),
     ],
 )
@@ -398,6 +401,22 @@ def test_a_list_asked_for_is_the_one_under_a_title_naming_the_things_listed(
         "En förbättrad psykisk hälsa i hela befolkningen.",
         "Färre liv förlorade i suicid.",
     ]
+
+
+def test_a_reason_asked_for_prefers_the_sentence_that_gives_one(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    # Both sentences speak of the children and their needs; the second says why they go
+    # without support ("då ..."). Asked what happens to them, the first answers.
+    chunk = make_chunk(
+        "vgr",
+        "Många barn och unga med komplexa behov får inte sina behov av stöd tillgodosedda.\n"
+        "De faller inte sällan mellan stolarna, då många verksamheter är involverade.",
+    )
+    why = select(answerer, "Varför blir barn med komplexa behov utan stöd?", [chunk])
+    assert texts(why)[0].startswith("De faller inte sällan mellan stolarna")
+    what = select(answerer, "Vad händer med barn med komplexa behov?", [chunk])
+    assert texts(what)[0].startswith("Många barn och unga")
 
 
 def test_a_lead_in_that_is_not_the_best_sentence_still_brings_its_items(

@@ -197,6 +197,12 @@ def test_every_marker_in_the_text_points_at_a_citation(pipeline: Pipeline) -> No
             ["Färre liv förlorade i suicid", "Minskade påverkbara skillnader i psykisk hälsa"],
         ),
         ("Which goals does the national strategy have?", ["Färre liv förlorade i suicid"]),
+        # What the money is for: the sentence that says what it "ska användas till", where the
+        # answer had been the decision to requisition the funds and the national sum.
+        (
+            "Vad ska medlen för samsjuklighet i Västra Götaland användas till?",
+            ["Medel till delregional vårdsamverkan ska användas till arbete kring samsjuklighet"],
+        ),
         # Who leads: the slide lists the working group, "Projektledare Carina Wadås, ..." among
         # its members; the answer had named two members ("Caroline Mörk och Henrietta Forsman").
         ("Who leads the MiniMaria working group?", ["Projektledare Carina Wadås"]),
