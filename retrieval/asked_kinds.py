@@ -41,7 +41,8 @@ _MONTH_OR_SEASON = re.compile(
     r"sommaren|vintern|årsskiftet|spring|autumn|summer|winter)\b",
     re.IGNORECASE,
 )
-_EMAIL = re.compile(r"\b[\w.-]+@[\w-]+(?:\.[\w-]+)+")
+# An e-mail address; `retrieval.extractive` reads it too.
+EMAIL = re.compile(r"\b[\w.-]+@[\w-]+(?:\.[\w-]+)+")
 _WEB = re.compile(r"\bwww\.[\w-]+\.\w+|\bhttps?://\S+|\b[\w-]+\.(?:se|nu|com|org|eu)/\S*", re.I)
 # A Swedish phone number ("023-49 00 00", "+46 23 49 00 00"); `retrieval.extractive` reads it too.
 PHONE = re.compile(r"(?:\+46|\b0\d{1,3})[-–\s]?\d{2,3}[\s-]?\d{2}[\s-]?\d{2}\b")
@@ -138,7 +139,7 @@ def names_person(text: str) -> bool:
 
 def states_address(text: str) -> bool:
     """Whether a text holds an e-mail address, a phone number or a web address."""
-    return bool(_EMAIL.search(text) or PHONE.search(text) or _WEB.search(text))
+    return bool(EMAIL.search(text) or PHONE.search(text) or _WEB.search(text))
 
 
 def states_day(text: str) -> bool:

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.types import YEAR_IN_TEXT, Chunk, Passage
 from retrieval.asked_kinds import (
+    EMAIL,
     PHONE,
     SWEDISH_MONTHS,
     asked_kinds,
@@ -483,12 +484,11 @@ _ASKS_EMAIL = re.compile(
     re.IGNORECASE,
 )
 _DASHED_DATE = re.compile(r"\b\d{1,4}[-/.]\d{1,2}[-/.]\d{2,4}\b")
-_EMAIL = re.compile(r"\w@\w")
 
 
 def _states_contact(text: str, question: str) -> bool:
     phone = bool(PHONE.search(_DASHED_DATE.sub(" ", text)))
-    email = bool(_EMAIL.search(text))
+    email = bool(EMAIL.search(text))
     asks_phone, asks_email = bool(_ASKS_PHONE.search(question)), bool(_ASKS_EMAIL.search(question))
     if asks_phone != asks_email:
         return phone if asks_phone else email
