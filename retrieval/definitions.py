@@ -4,12 +4,15 @@ A new employee's first questions. The glossary (`retrieval.glossary`) knows the 
 answer opens with it, cited by the sentence of the documents that defines the acronym, and goes
 on with what the documents say about it. An acronym the documents use but never spell out (a
 curated entry) is explained from the curated glossary, and the answer says so.
+
+What a term means ("Vad menas med integrerad vård?") is answered first by the sentence that
+defines it ("Med integrerad vård avses ..."), wherever the search ranked its passage.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from core.types import Chunk, Passage
@@ -92,17 +95,64 @@ def find_definition(
     """The first sentence that defines the acronym (`defines`): in the context, best passage
     first, else in the other chunks the asker may read, in the order given. None when the
     documents never spell it out."""
+    return _first_defining(
+        passages,
+        chunks,
+        lambda text: defines(text, entry),
+        lambda text: mentions_acronym(text, entry),
+    )
+
+
+# "Vad menas med integrerad vård ...?", "Vad avses med särskilda resursbehov?": the meaning of
+# a term, which a report gives as "Med integrerad vård avses bland annat att ...".
+_ASKS_TERM = re.compile(r"\bvad\s+(?:menas|avses)\s+med\b", re.IGNORECASE)
+_DEFINES_TERM = re.compile(r"\bmed\s+(?P<term>[\w -]{3,80}?)\s+(?:avses|menas)\b", re.IGNORECASE)
+
+
+def defines_term(sentence: str, question: str) -> bool:
+    """Whether a sentence says what a term means ("Med X avses ...", "Med X menas ...") and
+    every word of the term is a word of the question (on stems)."""
+    match = _DEFINES_TERM.search(sentence)
+    return match is not None and set(analyse(match.group("term"))) <= set(analyse(question))
+
+
+def term_definition(
+    question: str, passages: Sequence[Passage], chunks: Iterable[Chunk]
+) -> Definition | None:
+    """The sentence that says what the term a question asks about means (`defines_term`), when
+    it asks what a term means: "Vad menas med integrerad vård i det här utvecklingsarbetet?"
+    is answered by "Med integrerad vård avses bland annat att den sociala och psykiatriska
+    vården ges samtidigt ...", wherever the search ranked its passage. In the context first,
+    else in the other chunks the asker may read. None otherwise."""
+    if not _ASKS_TERM.search(question):
+        return None
+    return _first_defining(
+        passages,
+        chunks,
+        lambda text: defines_term(text, question),
+        lambda text: _DEFINES_TERM.search(text) is not None,
+    )
+
+
+def _first_defining(
+    passages: Sequence[Passage],
+    chunks: Iterable[Chunk],
+    is_definition: Callable[[str], bool],
+    may_hold: Callable[[str], bool],
+) -> Definition | None:
+    """The first sentence that is a definition: in the context, best passage first, else in
+    the other chunks whose text ``may_hold`` one, in the order given."""
     for passage in passages:
         for sentence in split_candidates(passage):
-            if defines(sentence.text, entry):
+            if is_definition(sentence.text):
                 return Definition(sentence, in_context=True)
     seen = {p.chunk.chunk_id for p in passages}
     for chunk in chunks:
-        if chunk.chunk_id in seen or not mentions_acronym(chunk.text, entry):
+        if chunk.chunk_id in seen or not may_hold(chunk.text):
             continue
         passage = Passage(chunk, score=0.0, rank=len(passages) + 1)
         for sentence in split_candidates(passage):
-            if defines(sentence.text, entry):
+            if is_definition(sentence.text):
                 return Definition(sentence, in_context=False)
     return None
 

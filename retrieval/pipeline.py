@@ -24,10 +24,12 @@ from core.types import Answer, Chunk, DocumentMeta, Filters, Passage, Turn
 from retrieval.citations import REFUSAL_TEXT, build_extractive_answer
 from retrieval.compound import split_compound
 from retrieval.definitions import (
+    Definition,
     asked_acronym,
     asks_description,
     find_definition,
     meaning_line,
+    term_definition,
 )
 from retrieval.english import load_terms
 from retrieval.extractive import (
@@ -505,6 +507,13 @@ class Pipeline:
             return self._meaning_answer(
                 question, standalone, passages, selection if not refused else None, entry, filters
             )
+        # A term the documents define is answered by its definition, never refused.
+        term = term_definition(standalone, passages, self._allowed_chunks(filters))
+        if term is not None:
+            chosen, passages = _definition_first(term, selection if not refused else None, passages)
+            return build_extractive_answer(
+                question, standalone, Selection(chosen, selection.features), passages
+            )
         if refused:
             return Answer(
                 question=question,
@@ -516,6 +525,11 @@ class Pipeline:
                 standalone_question=standalone,
             )
         return build_extractive_answer(question, standalone, selection, passages)
+
+    def _allowed_chunks(self, filters: Filters | None) -> Iterator[Chunk]:
+        """The chunks the asker may read, in index order."""
+        allowed = self._retriever_for(filters).allowed_chunk_ids(filters)
+        return (c for c in self._chunks.values() if allowed is None or c.chunk_id in allowed)
 
     def _meaning_answer(
         self,
@@ -533,22 +547,13 @@ class Pipeline:
         the meaning of the letters is asked: "Vad betyder LVU?"). Never a refusal: the glossary
         knows the acronym, and without a defining sentence the answer says it comes from the
         glossary (`retrieval.definitions`)."""
-        allowed = self._retriever_for(filters).allowed_chunk_ids(filters)
-        chunks = (c for c in self._chunks.values() if allowed is None or c.chunk_id in allowed)
-        definition = find_definition(entry, passages, chunks)
+        definition = find_definition(entry, passages, self._allowed_chunks(filters))
         chosen = list(selection.sentences) if selection else []
         source = None
         if definition is not None:
-            found = definition.sentence
-            best = chosen[0].score if chosen else 0.0
-            more = chosen if asks_description(standalone) else []
-            chosen = [
-                ScoredSentence(found, best, 1.0),
-                *(c for c in more if c.sentence.text != found.text),
-            ]
-            if not definition.in_context:
-                passages = [*passages, found.passage]
-            source = found.passage.chunk.chunk_id
+            more = selection if asks_description(standalone) else None
+            chosen, passages = _definition_first(definition, more, passages)
+            source = definition.sentence.passage.chunk.chunk_id
         return build_extractive_answer(
             question,
             standalone,
@@ -722,3 +727,18 @@ class Pipeline:
             named=result.named,
             spelled_out=result.spelled_out,
         )
+
+
+def _definition_first(
+    definition: Definition, selection: Selection | None, passages: list[Passage]
+) -> tuple[list[ScoredSentence], list[Passage]]:
+    """An answer's sentences with a defining sentence first, then ``selection``'s others (none
+    without one), and its context with the definition's passage when the search left it out."""
+    chosen = list(selection.sentences) if selection else []
+    found = definition.sentence
+    best = chosen[0].score if chosen else 0.0
+    sentences = [
+        ScoredSentence(found, best, 1.0),
+        *(c for c in chosen if c.sentence.text != found.text),
+    ]
+    return sentences, passages if definition.in_context else [*passages, found.passage]

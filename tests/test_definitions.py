@@ -1,4 +1,5 @@
-"""What an acronym stands for: which questions ask it, which sentence defines it, the opening."""
+"""What an acronym stands for: which questions ask it, which sentence defines it, the opening;
+and which sentence says what a term means."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from retrieval.definitions import (
     asked_acronym,
     asks_description,
     defines,
+    defines_term,
     find_definition,
     meaning_line,
+    term_definition,
 )
 from retrieval.glossary import GlossaryEntry
 
@@ -105,6 +108,34 @@ def test_the_definition_is_looked_for_in_the_context_first_then_in_the_other_chu
     assert elsewhere.sentence.passage.rank == 2
     # Nowhere spelt out.
     assert find_definition(SIS, [uses], [uses.chunk]) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "defines_it"),
+    [
+        ("Med integrerad vård avses bland annat att vården ges samtidigt.", True),
+        ("Med integrerad vård menas här att ett team gör båda delarna.", True),
+        # Another term, or no definition.
+        ("Med särskilda resursbehov avses behov hos barn och unga.", False),
+        ("Integrerad vård ges av ett tvärprofessionellt team.", False),
+    ],
+)
+def test_a_sentence_defines_a_term_the_question_names(sentence: str, defines_it: bool) -> None:
+    question = "Vad menas med integrerad vård i det här utvecklingsarbetet?"
+    assert defines_term(sentence, question) == defines_it
+
+
+def test_a_terms_definition_is_found_outside_the_context_when_its_meaning_is_asked() -> None:
+    uses = passage("uses", "Integrerad vård prövas i ett pilotprojekt vid SiS.", 1)
+    defining = text_chunk(
+        "def", "Bakgrund\nMed integrerad vård avses bland annat att vården ges samtidigt."
+    )
+    found = term_definition("Vad menas med integrerad vård?", [uses], [uses.chunk, defining])
+    assert found is not None
+    assert not found.in_context
+    assert found.sentence.text.startswith("Med integrerad vård avses")
+    # Only when a question asks what the term means ("Vad menas med ...?", "Vad avses med ...?").
+    assert term_definition("Hur fungerar integrerad vård?", [uses], [defining]) is None
 
 
 def test_the_opening_says_where_an_uncited_meaning_comes_from() -> None:

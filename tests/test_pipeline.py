@@ -421,6 +421,17 @@ def test_an_acronym_the_documents_never_spell_out_is_explained_from_the_glossary
     assert all("HVB" in c.quote for c in answer.citations)
 
 
+def test_what_a_term_means_is_answered_first_by_the_sentence_that_defines_it(
+    pipeline: Pipeline,
+) -> None:
+    # The delrapport defines it in its summary ("Med integrerad vård avses bland annat ..."),
+    # a passage the search ranks below others that use the term.
+    answer = pipeline.ask("Vad menas med integrerad vård i utvecklingsarbetet?")
+    assert_cited(answer, pipeline)
+    assert answer.text.startswith("Med integrerad vård avses bland annat att den sociala")
+    assert answer.citations[0].doc_id == "sos-delrapport-integrerad-vard-sis-2020"
+
+
 # --- English questions and follow-ups -----------------------------------------------------
 
 
