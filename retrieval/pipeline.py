@@ -527,9 +527,10 @@ class Pipeline:
         return build_extractive_answer(question, standalone, selection, passages)
 
     def _allowed_chunks(self, filters: Filters | None) -> Iterator[Chunk]:
-        """The chunks the asker may read, in index order."""
+        """The chunks the asker may read, in index order; the filter is read at the first one
+        asked for (most answers never look past the context)."""
         allowed = self._retriever_for(filters).allowed_chunk_ids(filters)
-        return (c for c in self._chunks.values() if allowed is None or c.chunk_id in allowed)
+        yield from (c for c in self._chunks.values() if allowed is None or c.chunk_id in allowed)
 
     def _meaning_answer(
         self,
